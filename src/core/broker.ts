@@ -1,0 +1,358 @@
+/**
+ * The broker: topics → subscribers, history, and the hot path. Read top to bottom, publishing goes:
+ * publish() validates → transport.append() → deliver() encodes once → history → fanOut() writes the same
+ * bytes to every matching session, never awaiting a socket.
+ * @module
+ */
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { SseBrokerError } from "../errors.js";
+import { type BrokerOptions, type Logger, type ResolvedOptions, resolveOptions } from "../options.js";
+import { MemoryTransport } from "../transport/memory.js";
+import type { Transport } from "../transport/transport.js";
+import { assertField, assertRetry, encodeComment, encodeEvent, encodeRetry } from "../wire/encode.js";
+import { History, type ReplayPlan } from "./history.js";
+import { bareFrameOf, type CloseReason, Session, type SessionSink } from "./session.js";
+import { assertSelector, assertTopic, isPatternSelector, TopicMatcher } from "./topic.js";
+import type { DeliveredUpdate, Update } from "./update.js";
+
+export interface PublishInput {
+  /** One topic, or several (the first canonical). */
+  topic: string | readonly string[];
+  data: string;
+  /** SSE `event:` type. */
+  type?: string | undefined;
+  /** Event id; generated (`urn:uuid:…`) when absent. */
+  id?: string | undefined;
+  retry?: number | undefined;
+  private?: boolean | undefined;
+}
+
+export interface SubscribeOptions {
+  selectors: readonly string[];
+  /** Selectors authorizing private updates; `null`/absent = anonymous. */
+  authorized?: readonly string[] | null;
+  /** Resume point (Last-Event-ID); `"earliest"` replays all retained history. */
+  lastEventId?: string | undefined;
+  /** Omit `id:` lines (seed demo wire format). */
+  bareFrames?: boolean;
+  /** Close the stream at this time (ms since epoch), e.g. the subscriber token's `exp`. */
+  expiresAt?: number | undefined;
+  meta?: Record<string, unknown>;
+}
+
+/** A subscription whose replay is planned; `open()` must be called in the same tick to miss nothing. */
+export interface PendingSubscription {
+  /** `null` when no resume point was asked for. */
+  readonly resume: { readonly complete: boolean; readonly lastEventId: string } | null;
+  open(sink: SessionSink): Session;
+}
+
+export interface BrokerStats {
+  eventsPublished: number;
+  eventsDelivered: number;
+  bytesDelivered: number;
+  droppedSlow: number;
+  connectionsOpened: number;
+}
+
+interface BrokerEvents {
+  "session-open": [Session];
+  "session-close": [Session, CloseReason];
+  publish: [DeliveredUpdate];
+}
+
+const HEARTBEAT = encodeComment();
+
+export class Broker extends EventEmitter<BrokerEvents> {
+  readonly options: ResolvedOptions;
+  readonly history: History;
+  readonly matcher = new TopicMatcher();
+  readonly stats: BrokerStats = {
+    eventsPublished: 0,
+    eventsDelivered: 0,
+    bytesDelivered: 0,
+    droppedSlow: 0,
+    connectionsOpened: 0,
+  };
+  readonly #transport: Transport;
+  readonly #log: Logger | null;
+  /** Sessions by exact topic selector. */
+  readonly #exact = new Map<string, Set<Session>>();
+  /** Sessions by wildcard/template selector: matched once per publish per selector, not per session. */
+  readonly #patterns = new Map<string, Set<Session>>();
+  readonly #sessions = new Set<Session>();
+  readonly #expiring = new Set<Session>();
+  readonly #ready: Promise<void>;
+  readonly #retryFrame: Buffer | null;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #seq = 0;
+  #closed = false;
+
+  constructor(options: Partial<BrokerOptions> = {}, transport: Transport = new MemoryTransport()) {
+    super();
+    this.options = resolveOptions(options);
+    this.#log = this.options.logger;
+    this.history = new History({
+      maxEventsPerTopic: this.options.historyLimit,
+      maxBytesPerTopic: this.options.historyMaxBytes,
+    });
+    this.#retryFrame = this.options.retryMs === null ? null : encodeRetry(this.options.retryMs);
+    this.#transport = transport;
+    this.#ready = transport.start((u) => this.#deliver(u));
+    // A failed start surfaces on publish; keep it from being an unhandled rejection meanwhile.
+    this.#ready.catch(() => {});
+    if (this.options.heartbeatMs !== null) {
+      this.#heartbeat = setInterval(() => this.#beat(), this.options.heartbeatMs);
+      this.#heartbeat.unref();
+    }
+  }
+
+  /** Open streams. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  get sessions(): ReadonlySet<Session> {
+    return this.#sessions;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Resolves when the transport is running. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /**
+   * Publishes an update; resolves with its id once the transport accepted it. Throws (400-coded) on an
+   * invalid topic, id, type or retry before anything is sent.
+   */
+  async publish(input: PublishInput): Promise<string> {
+    if (this.#closed) throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
+    const topics = typeof input.topic === "string" ? [input.topic] : [...input.topic];
+    if (topics.length === 0) throw new SseBrokerError("SSEB_ERR_TOPIC_INVALID", "topic is required", { statusCode: 400 });
+    for (const t of topics) assertTopic(t);
+    if (typeof input.data !== "string") {
+      throw new SseBrokerError("SSEB_ERR_REQUEST_INVALID", "data must be a string", { statusCode: 400 });
+    }
+    const id = input.id ?? `urn:uuid:${randomUUID()}`;
+    if (id === "" || id === "earliest") {
+      throw new SseBrokerError("SSEB_ERR_WIRE_FIELD_INVALID", "id must not be empty or 'earliest'", { statusCode: 400 });
+    }
+    assertField("id", id);
+    if (input.type !== undefined) assertField("event", input.type);
+    if (input.retry !== undefined) assertRetry(input.retry);
+    const update: Update = {
+      id,
+      topics,
+      data: input.data,
+      type: input.type,
+      retry: input.retry,
+      private: input.private === true,
+    };
+    await this.#ready;
+    await this.#transport.append(update);
+    return id;
+  }
+
+  // ---- hot path -------------------------------------------------------------------------------------
+
+  #deliver(update: Update): void {
+    const frame = encodeEvent({ id: update.id, event: update.type, data: update.data, retry: update.retry });
+    const d: DeliveredUpdate = { ...update, seq: ++this.#seq, frame };
+    this.history.add(d);
+    this.stats.eventsPublished++;
+    this.#log?.info({ id: d.id, topic: d.topics[0], clients: this.#sessions.size }, "Receiving event");
+    for (const topic of d.topics) {
+      const set = this.#exact.get(topic);
+      if (set !== undefined) this.#fanOut(set, d);
+    }
+    for (const [selector, set] of this.#patterns) {
+      for (const topic of d.topics) {
+        if (this.matcher.matches(selector, topic)) {
+          this.#fanOut(set, d);
+          break;
+        }
+      }
+    }
+    if (this.listenerCount("publish") > 0) this.emit("publish", d);
+  }
+
+  #fanOut(set: Set<Session>, d: DeliveredUpdate): void {
+    let delivered = 0;
+    let bytes = 0;
+    for (const s of set) {
+      if (s.lastSeq >= d.seq) continue; // already sent through another selector
+      if (d.private === true && !this.#mayReceivePrivate(s, d)) continue;
+      s.lastSeq = d.seq;
+      const frame = s.bareFrames ? bareFrameOf(d) : d.frame;
+      if (s.send(frame)) {
+        delivered++;
+        bytes += frame.length;
+      }
+    }
+    this.stats.eventsDelivered += delivered;
+    this.stats.bytesDelivered += bytes;
+  }
+
+  #mayReceivePrivate(s: Session, u: Update): boolean {
+    return s.authorized !== null && this.matcher.matchesAny(s.authorized, u.topics);
+  }
+
+  /** True when the session's selectors and authorization let it receive `u`. */
+  wants(s: Pick<Session, "selectors" | "authorized">, u: Update): boolean {
+    if (!this.matcher.matchesAny(s.selectors, u.topics)) return false;
+    return u.private !== true || (s.authorized !== null && this.matcher.matchesAny(s.authorized, u.topics));
+  }
+
+  // ---- subscribing ----------------------------------------------------------------------------------
+
+  /** Validates selectors and plans the history replay. Throws (400-coded) on bad selectors. */
+  subscribe(opts: SubscribeOptions): PendingSubscription {
+    if (this.#closed) throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
+    const selectors = [...new Set(opts.selectors)];
+    if (selectors.length === 0) {
+      throw new SseBrokerError("SSEB_ERR_TOPIC_INVALID", "at least one topic is required", { statusCode: 400 });
+    }
+    for (const s of selectors) assertSelector(s);
+    const authorized = opts.authorized ?? null;
+    const lastEventId = opts.lastEventId;
+    if (lastEventId !== undefined) assertField("id", lastEventId);
+    const planFrom = (): ReplayPlan | null =>
+      lastEventId === undefined ? null : this.#planReplay(selectors, authorized, lastEventId);
+    let plan = planFrom();
+    const plannedAt = this.#seq;
+    return {
+      resume: plan === null || lastEventId === undefined ? null : { complete: plan.complete, lastEventId },
+      open: (sink) => {
+        if (this.#closed) throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
+        if (plannedAt !== this.#seq) plan = planFrom(); // events arrived in between: plan again, miss none
+        const session = new Session({
+          sink,
+          selectors,
+          authorized,
+          bareFrames: opts.bareFrames ?? false,
+          maxBufferedBytes: this.options.maxBufferedBytes,
+          ...(opts.meta === undefined ? {} : { meta: opts.meta }),
+        });
+        this.#attach(session, plan, opts.expiresAt);
+        return session;
+      },
+    };
+  }
+
+  #planReplay(selectors: readonly string[], authorized: readonly string[] | null, lastEventId: string): ReplayPlan {
+    const exact = selectors.filter((s) => !isPatternSelector(s));
+    const patterns = selectors.filter(isPatternSelector);
+    const patternMatch =
+      patterns.length === 0 ? null : (topic: string) => patterns.some((p) => this.matcher.matches(p, topic));
+    return this.history.plan(lastEventId, exact, patternMatch, (u) => this.wants({ selectors, authorized }, u));
+  }
+
+  #attach(session: Session, plan: ReplayPlan | null, expiresAt: number | undefined): void {
+    const sink = session.sink;
+    const onGone = (): void => session.close("client");
+    // 'error' must be handled or a reset socket would crash the process; 'close' follows it.
+    sink.once("close", onGone);
+    sink.once("error", onGone);
+    session.onClose = (s) => {
+      sink.off("close", onGone);
+      sink.off("error", onGone);
+      this.#detach(s);
+    };
+    if (this.#retryFrame !== null) sink.write(this.#retryFrame);
+    if (plan !== null) session.replay(plan.updates);
+    for (const selector of session.selectors) {
+      const index = isPatternSelector(selector) ? this.#patterns : this.#exact;
+      let set = index.get(selector);
+      if (set === undefined) {
+        set = new Set();
+        index.set(selector, set);
+      }
+      set.add(session);
+    }
+    this.#sessions.add(session);
+    this.stats.connectionsOpened++;
+    if (expiresAt !== undefined) this.#scheduleExpiry(session, expiresAt);
+    this.#log?.info({ session: session.id }, `Client added. ${this.#sessions.size} registered clients`);
+    this.emit("session-open", session);
+  }
+
+  #detach(session: Session): void {
+    if (!this.#sessions.delete(session)) return;
+    for (const selector of session.selectors) {
+      const index = isPatternSelector(selector) ? this.#patterns : this.#exact;
+      const set = index.get(selector);
+      if (set !== undefined && set.delete(session) && set.size === 0) index.delete(selector);
+    }
+    this.#expiring.delete(session);
+    const reason = session.closeReason ?? "closed";
+    if (reason === "slow") {
+      this.stats.droppedSlow++;
+      this.#log?.warn(
+        { session: session.id, maxBufferedBytes: this.options.maxBufferedBytes },
+        "Dropped slow client: pending output over the cap; it can resume with Last-Event-ID",
+      );
+    }
+    this.#log?.info({ session: session.id, reason }, `Removed client. ${this.#sessions.size} registered clients`);
+    this.emit("session-close", session, reason);
+  }
+
+  /** Number of sessions per selector (exact topics and patterns). */
+  subscriptionCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const index of [this.#exact, this.#patterns]) for (const [k, set] of index) out.set(k, set.size);
+    return out;
+  }
+
+  // ---- timers: one for heartbeats, one for token expiry --------------------------------------------
+
+  #beat(): void {
+    for (const s of this.#sessions) s.send(HEARTBEAT);
+  }
+
+  #scheduleExpiry(session: Session, at: number): void {
+    (session.meta as { expiresAt?: number }).expiresAt = at;
+    this.#expiring.add(session);
+    this.#armExpiry();
+  }
+
+  #armExpiry(): void {
+    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = undefined;
+    let next = Number.POSITIVE_INFINITY;
+    for (const s of this.#expiring) next = Math.min(next, (s.meta as { expiresAt: number }).expiresAt);
+    if (next === Number.POSITIVE_INFINITY) return;
+    // setTimeout's limit is 2^31-1 ms; re-arm after that.
+    const delay = Math.min(Math.max(0, next - Date.now()), 2 ** 31 - 1);
+    this.#expiryTimer = setTimeout(() => {
+      const now = Date.now();
+      for (const s of this.#expiring) {
+        if ((s.meta as { expiresAt: number }).expiresAt <= now) s.close("expired");
+      }
+      this.#armExpiry();
+    }, delay);
+    this.#expiryTimer.unref();
+  }
+
+  // ---- shutdown -------------------------------------------------------------------------------------
+
+  /** Stops accepting publishes and subscriptions, ends every stream cleanly, stops the transport. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
+    for (const s of [...this.#sessions]) s.close("shutdown");
+    await this.#transport.close();
+  }
+}
+
+/** Creates a broker (in-memory transport unless one is given). See README "Embedding". */
+export function createBroker(options: Partial<BrokerOptions> = {}, transport?: Transport): Broker {
+  return new Broker(options, transport);
+}

@@ -1,0 +1,53 @@
+/**
+ * One catalogue of coded errors (see docs/errors.md). Messages never carry tokens, payloads or secrets.
+ * @module
+ */
+
+const kSseBrokerError = Symbol.for("sse-broker.error");
+
+export const ErrorCodes = {
+  SSEB_ERR_OPTIONS_INVALID: "invalid option",
+  SSEB_ERR_WIRE_FIELD_INVALID: "invalid SSE field",
+  SSEB_ERR_TOPIC_INVALID: "invalid topic",
+  SSEB_ERR_REQUEST_INVALID: "invalid request",
+  SSEB_ERR_BODY_TOO_LARGE: "request body too large",
+  SSEB_ERR_MEDIA_TYPE_UNSUPPORTED: "unsupported media type",
+  SSEB_ERR_AUTH_REQUIRED: "authorization required",
+  SSEB_ERR_AUTH_TOKEN_INVALID: "invalid token",
+  SSEB_ERR_AUTH_TOKEN_EXPIRED: "token expired",
+  SSEB_ERR_AUTH_FORBIDDEN: "forbidden",
+  SSEB_ERR_BROKER_CLOSED: "broker is closed",
+  SSEB_ERR_BACKPLANE_UNAVAILABLE: "backplane unavailable",
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** Base class of every error sse-broker throws on purpose. `statusCode` is the HTTP answer, when there is one. */
+export class SseBrokerError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { statusCode?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SseBrokerError";
+    this.code = code;
+    this.statusCode = options.statusCode;
+  }
+
+  /** Branded so `instanceof` holds across two installed copies of the package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[kSseBrokerError] === true;
+  }
+
+  get [kSseBrokerError](): true {
+    return true;
+  }
+}
+
+export function optionsError(message: string): SseBrokerError {
+  return new SseBrokerError("SSEB_ERR_OPTIONS_INVALID", message);
+}
+
+export function badRequest(message: string, code: ErrorCode = "SSEB_ERR_REQUEST_INVALID"): SseBrokerError {
+  return new SseBrokerError(code, message, { statusCode: 400 });
+}

@@ -1,0 +1,91 @@
+/**
+ * Broker options: one frozen object of defaults, validated once by `resolveOptions`.
+ * @module
+ */
+import { optionsError } from "./errors.js";
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface BrokerOptions {
+  /** Interval of the heartbeat comment written to every stream; `null` = off. Defaults to `15_000`. */
+  heartbeatMs: number | null;
+  /** A subscriber whose pending output passes this many bytes is disconnected. Defaults to 1 MiB. */
+  maxBufferedBytes: number;
+  /** Events retained per topic for Last-Event-ID resume; 0 = no history. Defaults to `1000`. */
+  historyLimit: number;
+  /** Encoded bytes retained per topic. Defaults to 4 MiB. */
+  historyMaxBytes: number;
+  /** `retry:` sent when a stream opens, in ms; `null` = none. Defaults to `null`. */
+  retryMs: number | null;
+  /** Largest accepted publish body in bytes. Defaults to 1 MiB. */
+  maxBodyBytes: number;
+  /** `Access-Control-Allow-Origin` for streams and publish: `*`, a list of origins, or `null` = no CORS. Defaults to `"*"`. */
+  corsOrigins: "*" | readonly string[] | null;
+  /** Static bearer token for `POST /publish`; `null` = publish from loopback only. Defaults to `null`. */
+  publishToken: string | null;
+  /** Serve the seed demo on `GET /` (page for browsers, bare stream for others). Defaults to `true`. */
+  demoRoutes: boolean;
+  /** Topic of the demo producer's events, and of `GET /`'s stream. Defaults to `"time"`. */
+  demoTopic: string;
+  /** Directory of static web assets (demo page). Defaults to the package's `web/`. */
+  webRoot: string | null;
+  /** Receives structured logs; defaults to none. */
+  logger: Logger | null;
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
+  heartbeatMs: 15_000,
+  maxBufferedBytes: MiB,
+  historyLimit: 1000,
+  historyMaxBytes: 4 * MiB,
+  retryMs: null,
+  maxBodyBytes: MiB,
+  corsOrigins: "*",
+  publishToken: null,
+  demoRoutes: true,
+  demoTopic: "time",
+  webRoot: null,
+  logger: null,
+});
+
+export type ResolvedOptions = Readonly<BrokerOptions>;
+
+function intOption(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+    throw optionsError(`${name} must be an integer >= ${min}`);
+  }
+  return value;
+}
+
+/** Validates user options over the defaults; throws SSEB_ERR_OPTIONS_INVALID naming the bad option. */
+export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOptions {
+  const o: BrokerOptions = { ...DEFAULT_BROKER_OPTIONS };
+  for (const [k, v] of Object.entries(input)) {
+    if (!(k in DEFAULT_BROKER_OPTIONS)) throw optionsError(`unknown option ${k}`);
+    if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (o.heartbeatMs !== null) intOption("heartbeatMs", o.heartbeatMs, 1);
+  intOption("maxBufferedBytes", o.maxBufferedBytes, 1);
+  intOption("historyLimit", o.historyLimit, 0);
+  intOption("historyMaxBytes", o.historyMaxBytes, 0);
+  if (o.retryMs !== null) intOption("retryMs", o.retryMs, 0);
+  intOption("maxBodyBytes", o.maxBodyBytes, 1);
+  if (o.corsOrigins !== null && o.corsOrigins !== "*") {
+    if (!Array.isArray(o.corsOrigins) || o.corsOrigins.some((x) => typeof x !== "string" || x === "")) {
+      throw optionsError('corsOrigins must be "*", a list of origins, or null');
+    }
+    o.corsOrigins = Object.freeze([...o.corsOrigins]);
+  }
+  if (o.publishToken !== null && (typeof o.publishToken !== "string" || o.publishToken === "")) {
+    throw optionsError("publishToken must be a non-empty string or null");
+  }
+  if (typeof o.demoTopic !== "string" || o.demoTopic === "") throw optionsError("demoTopic must be a non-empty string");
+  return Object.freeze(o);
+}

@@ -1,0 +1,11 @@
+/**
+ * Response headers of every event stream. Frozen: shared by all connections.
+ * @module
+ */
+export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  "Content-Type": "text/event-stream; charset=utf-8",
+  // no-transform keeps compression proxies from buffering the stream.
+  "Cache-Control": "no-cache, no-transform",
+  // nginx and similar proxies would otherwise buffer the response.
+  "X-Accel-Buffering": "no",
+});
