@@ -132,16 +132,20 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * invalid topic, id, type or retry before anything is sent.
    */
   async publish(input: PublishInput): Promise<string> {
-    if (this.#closed) throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
+    if (this.#closed)
+      throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
     const topics = typeof input.topic === "string" ? [input.topic] : [...input.topic];
-    if (topics.length === 0) throw new SseBrokerError("SSEB_ERR_TOPIC_INVALID", "topic is required", { statusCode: 400 });
+    if (topics.length === 0)
+      throw new SseBrokerError("SSEB_ERR_TOPIC_INVALID", "topic is required", { statusCode: 400 });
     for (const t of topics) assertTopic(t);
     if (typeof input.data !== "string") {
       throw new SseBrokerError("SSEB_ERR_REQUEST_INVALID", "data must be a string", { statusCode: 400 });
     }
     const id = input.id ?? `urn:uuid:${randomUUID()}`;
     if (id === "" || id === "earliest") {
-      throw new SseBrokerError("SSEB_ERR_WIRE_FIELD_INVALID", "id must not be empty or 'earliest'", { statusCode: 400 });
+      throw new SseBrokerError("SSEB_ERR_WIRE_FIELD_INVALID", "id must not be empty or 'earliest'", {
+        statusCode: 400,
+      });
     }
     assertField("id", id);
     if (input.type !== undefined) assertField("event", input.type);
@@ -211,12 +215,32 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   // ---- subscribing ----------------------------------------------------------------------------------
 
+  /**
+   * Like `subscribe`, but first lets a lagging backplane catch up when the resume id is not known here yet
+   * (a client moving from a node that is ahead). Call `open()` right after it resolves.
+   */
+  async prepare(opts: SubscribeOptions): Promise<PendingSubscription> {
+    const id = opts.lastEventId;
+    if (
+      id !== undefined &&
+      id !== "earliest" &&
+      !this.history.has(id) &&
+      this.#transport.catchUp !== undefined
+    ) {
+      await this.#transport.catchUp();
+    }
+    return this.subscribe(opts);
+  }
+
   /** Validates selectors and plans the history replay. Throws (400-coded) on bad selectors. */
   subscribe(opts: SubscribeOptions): PendingSubscription {
-    if (this.#closed) throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
+    if (this.#closed)
+      throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
     const selectors = [...new Set(opts.selectors)];
     if (selectors.length === 0) {
-      throw new SseBrokerError("SSEB_ERR_TOPIC_INVALID", "at least one topic is required", { statusCode: 400 });
+      throw new SseBrokerError("SSEB_ERR_TOPIC_INVALID", "at least one topic is required", {
+        statusCode: 400,
+      });
     }
     for (const s of selectors) assertSelector(s);
     const authorized = opts.authorized ?? null;
@@ -229,7 +253,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return {
       resume: plan === null || lastEventId === undefined ? null : { complete: plan.complete, lastEventId },
       open: (sink) => {
-        if (this.#closed) throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
+        if (this.#closed)
+          throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
         if (plannedAt !== this.#seq) plan = planFrom(); // events arrived in between: plan again, miss none
         const session = new Session({
           sink,
@@ -245,12 +270,18 @@ export class Broker extends EventEmitter<BrokerEvents> {
     };
   }
 
-  #planReplay(selectors: readonly string[], authorized: readonly string[] | null, lastEventId: string): ReplayPlan {
+  #planReplay(
+    selectors: readonly string[],
+    authorized: readonly string[] | null,
+    lastEventId: string,
+  ): ReplayPlan {
     const exact = selectors.filter((s) => !isPatternSelector(s));
     const patterns = selectors.filter(isPatternSelector);
     const patternMatch =
       patterns.length === 0 ? null : (topic: string) => patterns.some((p) => this.matcher.matches(p, topic));
-    return this.history.plan(lastEventId, exact, patternMatch, (u) => this.wants({ selectors, authorized }, u));
+    return this.history.plan(lastEventId, exact, patternMatch, (u) =>
+      this.wants({ selectors, authorized }, u),
+    );
   }
 
   #attach(session: Session, plan: ReplayPlan | null, expiresAt: number | undefined): void {
@@ -287,7 +318,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     for (const selector of session.selectors) {
       const index = isPatternSelector(selector) ? this.#patterns : this.#exact;
       const set = index.get(selector);
-      if (set !== undefined && set.delete(session) && set.size === 0) index.delete(selector);
+      if (set?.delete(session) && set.size === 0) index.delete(selector);
     }
     this.#expiring.delete(session);
     const reason = session.closeReason ?? "closed";
@@ -298,7 +329,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
         "Dropped slow client: pending output over the cap; it can resume with Last-Event-ID",
       );
     }
-    this.#log?.info({ session: session.id, reason }, `Removed client. ${this.#sessions.size} registered clients`);
+    this.#log?.info(
+      { session: session.id, reason },
+      `Removed client. ${this.#sessions.size} registered clients`,
+    );
     this.emit("session-close", session, reason);
   }
 
@@ -350,9 +384,4 @@ export class Broker extends EventEmitter<BrokerEvents> {
     for (const s of [...this.#sessions]) s.close("shutdown");
     await this.#transport.close();
   }
-}
-
-/** Creates a broker (in-memory transport unless one is given). See README "Embedding". */
-export function createBroker(options: Partial<BrokerOptions> = {}, transport?: Transport): Broker {
-  return new Broker(options, transport);
 }

@@ -4,11 +4,20 @@
  * dropped (it resumes from history with Last-Event-ID) instead of growing memory or losing events silently.
  * @module
  */
-import type { Duplex } from "node:stream";
 import type { DeliveredUpdate } from "./update.js";
 
-/** What a session writes to: a net.Socket (HTTP/1) or any Duplex with the same contract (HTTP/2 stream). */
-export type SessionSink = Pick<Duplex, "write" | "end" | "destroy" | "once" | "off" | "writableLength" | "destroyed">;
+/** What a session writes to: a net.Socket, a ServerResponse, an HTTP/2 stream, or any Writable. */
+export interface SessionSink {
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  destroy(): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: matches the overloaded EventEmitter signatures of streams
+  once(event: "close" | "error" | "drain", listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  off(event: "close" | "error" | "drain", listener: (...args: any[]) => void): unknown;
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+}
 
 export type CloseReason = "client" | "slow" | "shutdown" | "expired" | "error" | "closed";
 

@@ -8,12 +8,14 @@ import { SseBrokerError } from "../errors.js";
 
 const MAX_TOPIC_LENGTH = 2048;
 // C0 controls and DEL have no place in a topic IRI and would corrupt logs and headers.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Throws SSEB_ERR_TOPIC_INVALID (400) unless `topic` is a usable topic or selector string. */
 export function assertTopic(topic: string, what = "topic"): void {
   if (topic.length === 0) throw topicError(`${what} must not be empty`);
-  if (topic.length > MAX_TOPIC_LENGTH) throw topicError(`${what} is longer than ${MAX_TOPIC_LENGTH} characters`);
+  if (topic.length > MAX_TOPIC_LENGTH)
+    throw topicError(`${what} is longer than ${MAX_TOPIC_LENGTH} characters`);
   if (CONTROL.test(topic)) throw topicError(`${what} must not contain control characters`);
 }
 

@@ -15,7 +15,9 @@ export class MemoryTransport implements Transport {
 
   append(update: Update): Promise<void> {
     if (this.#deliver === undefined) {
-      return Promise.reject(new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is not running", { statusCode: 503 }));
+      return Promise.reject(
+        new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is not running", { statusCode: 503 }),
+      );
     }
     this.#deliver(update);
     return Promise.resolve();

@@ -10,6 +10,11 @@ export interface Transport {
   start(deliver: (update: Update) => void): Promise<void>;
   /** Appends an update. Resolves once the transport accepted it (it will be delivered and retained). */
   append(update: Update): Promise<void>;
+  /**
+   * Optional: resolves once every update the transport had accepted when called has been delivered locally.
+   * Lets a node that is behind answer a Last-Event-ID it has not seen yet without a gap or duplicates.
+   */
+  catchUp?(): Promise<void>;
   /** Stops delivering and releases resources. */
   close(): Promise<void>;
 }

@@ -1,0 +1,133 @@
+/**
+ * The request handler: routes, method checks, CORS, and error mapping. Mount it on `node:http`
+ * (`createServer(broker.handler)`) or as Express middleware (`app.use(broker.handler)`: unknown paths go
+ * to `next`).
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Registry } from "prom-client";
+import type { Broker } from "../core/broker.js";
+import { SseBrokerError } from "../errors.js";
+import { corsHeaders, preflightHeaders } from "./cors.js";
+import { prefersHtml } from "./negotiate.js";
+import { handlePublish } from "./publish.js";
+import { methodNotAllowed, notFound, sendError, sendJson, sendText } from "./respond.js";
+import { DEFAULT_WEB_ROOT, StaticFiles } from "./static.js";
+import { headEventStream, openEventStream } from "./stream.js";
+
+export type RouteHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+) => boolean | Promise<boolean>;
+export type RequestHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next?: (err?: unknown) => void,
+) => void;
+
+export interface HandlerOptions {
+  metrics: Registry | null;
+  /** Extra routes tried first (e.g. the Mercure hub). */
+  routes?: readonly RouteHandler[];
+}
+
+const STREAM_METHODS = "GET, HEAD, OPTIONS";
+
+export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHandler {
+  const o = broker.options;
+  const files = o.demoRoutes ? new StaticFiles(o.webRoot ?? DEFAULT_WEB_ROOT) : null;
+  const routes = hopts.routes ?? [];
+  const log = o.logger;
+  const startedAt = Date.now();
+
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next?: (err?: unknown) => void,
+  ): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    for (const r of routes) if (await r(req, res, url)) return;
+    const method = req.method ?? "GET";
+    const cors = corsHeaders(req, o.corsOrigins);
+    const path = url.pathname;
+
+    if (path === "/events" || (path === "/" && files !== null && !wantsPage(req, method))) {
+      if (method === "OPTIONS") return preflight(req, res, STREAM_METHODS);
+      if (method === "HEAD") return headEventStream(res, cors);
+      if (method !== "GET") return methodNotAllowed(res, STREAM_METHODS);
+      if (path === "/") {
+        // The seed demo's stream: every public event, `data:` lines only, exactly as the original.
+        const pending = broker.subscribe({ selectors: ["*"], bareFrames: true });
+        openEventStream(req, res, pending, cors);
+        return;
+      }
+      const selectors = url.searchParams.getAll("topic");
+      if (selectors.length === 0) throw badRequest("at least one topic query parameter is required");
+      const lastEventId = lastEventIdOf(req, url);
+      const pending = await broker.prepare({ selectors, lastEventId });
+      if (res.destroyed) return;
+      openEventStream(req, res, pending, cors);
+      return;
+    }
+    if (path === "/publish") {
+      if (method === "OPTIONS") return preflight(req, res, "POST, OPTIONS");
+      if (method !== "POST") return methodNotAllowed(res, "POST, OPTIONS");
+      return handlePublish(broker, o, req, res, url, cors);
+    }
+    if (path === "/healthz") {
+      if (method !== "GET" && method !== "HEAD") return methodNotAllowed(res, "GET, HEAD");
+      const ok = !broker.closed;
+      return sendJson(
+        res,
+        ok ? 200 : 503,
+        {
+          status: ok ? "ok" : "shutting-down",
+          connections: broker.size,
+          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        },
+        cors,
+      );
+    }
+    if (path === "/metrics" && hopts.metrics !== null) {
+      if (method !== "GET" && method !== "HEAD") return methodNotAllowed(res, "GET, HEAD");
+      const text = await hopts.metrics.metrics();
+      return sendText(res, 200, text, { "Content-Type": hopts.metrics.contentType });
+    }
+    if (files !== null && (method === "GET" || method === "HEAD")) {
+      const file = path === "/" ? "index.html" : path.slice(1);
+      if (files.serve(res, file, method === "HEAD")) return;
+    }
+    if (next !== undefined) return next();
+    notFound(res);
+  }
+
+  function preflight(req: IncomingMessage, res: ServerResponse, methods: string): void {
+    res.writeHead(204, { ...preflightHeaders(req, o.corsOrigins, methods), Allow: methods });
+    res.end();
+  }
+
+  return (req, res, next) => {
+    route(req, res, next).catch((err: unknown) => {
+      const status = sendError(res, err, corsHeaders(req, o.corsOrigins));
+      if (status >= 500 && status !== 503) log?.error({ err }, "request failed");
+      else log?.debug({ code: (err as SseBrokerError).code, status }, "request refused");
+    });
+  };
+}
+
+function wantsPage(req: IncomingMessage, method: string): boolean {
+  return (method === "GET" || method === "HEAD") && prefersHtml(req.headers.accept);
+}
+
+/** The resume point: the `Last-Event-ID` header wins over the `lastEventID` query parameter. */
+export function lastEventIdOf(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers["last-event-id"];
+  if (typeof header === "string" && header !== "") return header;
+  const q = url.searchParams.get("lastEventID");
+  return q === null || q === "" ? undefined : q;
+}
+
+function badRequest(message: string): SseBrokerError {
+  return new SseBrokerError("SSEB_ERR_REQUEST_INVALID", message, { statusCode: 400 });
+}

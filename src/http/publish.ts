@@ -1,0 +1,129 @@
+/**
+ * `POST /publish`: JSON `{"topic","data","event"?,"id"?,"retry"?}` (topic may be a list; non-string data is
+ * sent as its JSON text), or any text body with `?topic=` (plus `event`, `id`, `retry`) for shell use.
+ * Authorized by a static bearer token, or, with none configured, from loopback addresses only.
+ * @module
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Broker, PublishInput } from "../core/broker.js";
+import { SseBrokerError } from "../errors.js";
+import { decodeUtf8, mediaType, readBody } from "./body.js";
+import { sendJson } from "./respond.js";
+
+export interface PublishRouteOptions {
+  publishToken: string | null;
+  maxBodyBytes: number;
+}
+
+export async function handlePublish(
+  broker: Broker,
+  opts: PublishRouteOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  headers: Record<string, string>,
+): Promise<void> {
+  authorizePublish(req, opts.publishToken);
+  const type = mediaType(req);
+  let input: PublishInput;
+  if (type === "application/json") {
+    input = fromJson(decodeUtf8(await readBody(req, opts.maxBodyBytes)));
+  } else if (type === "text/plain" || type === "" || type === "application/octet-stream") {
+    input = fromQuery(url, decodeUtf8(await readBody(req, opts.maxBodyBytes)));
+  } else {
+    req.resume();
+    throw new SseBrokerError(
+      "SSEB_ERR_MEDIA_TYPE_UNSUPPORTED",
+      "Content-Type must be application/json or text/plain",
+      { statusCode: 415 },
+    );
+  }
+  const id = await broker.publish(input);
+  sendJson(res, 200, { id }, headers);
+}
+
+function authorizePublish(req: IncomingMessage, token: string | null): void {
+  if (token === null) {
+    if (!isLoopback(req.socket.remoteAddress)) {
+      throw new SseBrokerError("SSEB_ERR_AUTH_FORBIDDEN", "publishing is allowed from loopback only", {
+        statusCode: 403,
+      });
+    }
+    return;
+  }
+  const auth = req.headers.authorization ?? "";
+  const given = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
+  if (given === "" || !safeEqual(given, token)) {
+    throw new SseBrokerError("SSEB_ERR_AUTH_REQUIRED", "a valid publish token is required", {
+      statusCode: 401,
+    });
+  }
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
+}
+
+function invalid(message: string): SseBrokerError {
+  return new SseBrokerError("SSEB_ERR_REQUEST_INVALID", message, { statusCode: 400 });
+}
+
+function fromJson(text: string): PublishInput {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw invalid("body is not valid JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw invalid("body must be a JSON object");
+  const b = body as Record<string, unknown>;
+  const topic = b.topic;
+  const topicOk =
+    typeof topic === "string" ||
+    (Array.isArray(topic) && topic.length > 0 && topic.every((t) => typeof t === "string"));
+  if (!topicOk) throw invalid("topic must be a string or a non-empty list of strings");
+  if (!("data" in b)) throw invalid("data is required");
+  const data = typeof b.data === "string" ? b.data : JSON.stringify(b.data);
+  return {
+    topic: topic as string | string[],
+    data,
+    type: optionalString(b, "event"),
+    id: optionalString(b, "id"),
+    retry: optionalInt(b.retry),
+  };
+}
+
+function optionalString(b: Record<string, unknown>, key: string): string | undefined {
+  const v = b[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw invalid(`${key} must be a string`);
+  return v;
+}
+
+function optionalInt(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
+  if (typeof v === "string" && /^\d{1,15}$/.test(v)) return Number(v);
+  throw invalid("retry must be a non-negative integer");
+}
+
+function fromQuery(url: URL, data: string): PublishInput {
+  const topics = url.searchParams.getAll("topic");
+  if (topics.length === 0) throw invalid("topic query parameter is required for a text body");
+  return {
+    topic: topics,
+    data,
+    type: url.searchParams.get("event") ?? undefined,
+    id: url.searchParams.get("id") ?? undefined,
+    retry: optionalInt(url.searchParams.get("retry") ?? undefined),
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Plain responses: JSON bodies and errors. Any thrown SseBrokerError becomes its status and code; anything
+ * else is a 500 without details (logged by the caller).
+ * @module
+ */
+import type { ServerResponse } from "node:http";
+import { SseBrokerError } from "../errors.js";
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    "Cache-Control": "no-store",
+  });
+  res.end(text);
+}
+
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    ...headers,
+    "Content-Type": "text/plain; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    "Cache-Control": "no-store",
+  });
+  res.end(text);
+}
+
+/** Answers with the error's status (500 for unexpected errors). Returns the status sent. */
+export function sendError(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): number {
+  const known = err instanceof SseBrokerError && err.statusCode !== undefined;
+  const status = known ? (err.statusCode as number) : 500;
+  const code = known ? err.code : "SSEB_ERR_INTERNAL";
+  const message = known ? err.message : "internal error";
+  if (res.headersSent) {
+    res.destroy();
+    return status;
+  }
+  const extra: Record<string, string> = { ...headers };
+  if (status === 503) extra["Retry-After"] = "5";
+  if (status === 413 || status === 400) extra.Connection = "close";
+  sendJson(res, status, { error: { code, message } }, extra);
+  return status;
+}
+
+export function methodNotAllowed(res: ServerResponse, allow: string): void {
+  sendJson(
+    res,
+    405,
+    { error: { code: "SSEB_ERR_METHOD_NOT_ALLOWED", message: `method not allowed; allowed: ${allow}` } },
+    { Allow: allow },
+  );
+}
+
+export function notFound(res: ServerResponse): void {
+  sendJson(res, 404, { error: { code: "SSEB_ERR_NOT_FOUND", message: "not found" } });
+}

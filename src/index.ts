@@ -1,0 +1,48 @@
+/**
+ * sse-broker: a Server-Sent Events broker. `createBroker()` gives the broker and a request handler to
+ * mount on `node:http`, Express, or any framework exposing Node's request/response.
+ * @module
+ */
+import { Broker } from "./core/broker.js";
+import { createHandler, type RequestHandler, type RouteHandler } from "./http/handler.js";
+import { createMetrics } from "./metrics/metrics.js";
+import type { BrokerOptions } from "./options.js";
+import type { Transport } from "./transport/transport.js";
+
+export interface CreateBrokerOptions extends Partial<BrokerOptions> {
+  /** Where updates go between publish and delivery; in-memory by default. */
+  transport?: Transport;
+  /** Expose `GET /metrics` and `broker.metrics`. Defaults to `true`. */
+  metrics?: boolean;
+  /** Extra routes tried before the built-in ones (e.g. the Mercure hub). */
+  routes?: readonly RouteHandler[];
+}
+
+export interface SseBroker extends Broker {
+  /** `(req, res, next?)`: mount on `http.createServer` or `app.use`. */
+  readonly handler: RequestHandler;
+  /** prom-client registry with the broker's metrics, or `null` when disabled. */
+  readonly metrics: import("prom-client").Registry | null;
+}
+
+export function createBroker(options: CreateBrokerOptions = {}): SseBroker {
+  const { transport, metrics = true, routes, ...brokerOptions } = options;
+  const broker = new Broker(brokerOptions, transport);
+  const registry = metrics ? createMetrics(broker) : null;
+  const handler = createHandler(broker, { metrics: registry, routes: routes ?? [] });
+  return Object.assign(broker, { handler, metrics: registry });
+}
+
+export type { PendingSubscription, PublishInput, SubscribeOptions } from "./core/broker.js";
+export { Broker } from "./core/broker.js";
+export type { CloseReason, Session, SessionSink } from "./core/session.js";
+export { TopicMatcher } from "./core/topic.js";
+export type { DeliveredUpdate, Update } from "./core/update.js";
+export { ErrorCodes, SseBrokerError } from "./errors.js";
+export type { RequestHandler, RouteHandler } from "./http/handler.js";
+export { createMetrics } from "./metrics/metrics.js";
+export type { BrokerOptions, Logger } from "./options.js";
+export { DEFAULT_BROKER_OPTIONS } from "./options.js";
+export { MemoryTransport } from "./transport/memory.js";
+export type { Transport } from "./transport/transport.js";
+export { encodeComment, encodeEvent, type SseEvent } from "./wire/encode.js";

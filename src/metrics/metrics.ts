@@ -1,0 +1,67 @@
+/**
+ * Prometheus metrics. Values are read from the broker's plain counters at scrape time, so the hot path
+ * pays an integer increment, not a metrics-library call, per delivery.
+ * @module
+ */
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { Broker } from "../core/broker.js";
+
+/** Registry with the broker's metrics (prefix `sse_broker_`) and Node process metrics. */
+export function createMetrics(broker: Broker, opts: { processMetrics?: boolean } = {}): Registry {
+  const register = new Registry();
+  if (opts.processMetrics ?? true) collectDefaultMetrics({ register });
+  const counter = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name,
+      help,
+      registers: [register],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  };
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [register],
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  const s = broker.stats;
+  gauge("sse_broker_open_connections", "Open event streams.", () => broker.size);
+  counter("sse_broker_connections_total", "Event streams opened.", () => s.connectionsOpened);
+  counter(
+    "sse_broker_events_published_total",
+    "Events delivered by the transport to this node.",
+    () => s.eventsPublished,
+  );
+  counter("sse_broker_events_delivered_total", "Event writes to subscribers.", () => s.eventsDelivered);
+  counter("sse_broker_bytes_delivered_total", "Event bytes written to subscribers.", () => s.bytesDelivered);
+  counter(
+    "sse_broker_clients_dropped_slow_total",
+    "Subscribers disconnected because their pending output passed the cap.",
+    () => s.droppedSlow,
+  );
+  gauge("sse_broker_history_events", "Events retained for resume.", () => broker.history.size);
+  gauge(
+    "sse_broker_history_bytes",
+    "Encoded bytes retained for resume, per topic log.",
+    () => broker.history.bytes,
+  );
+  gauge("sse_broker_history_topics", "Topics with retained events.", () => broker.history.topicCount);
+  new Gauge({
+    name: "sse_broker_subscriptions",
+    help: "Subscriptions per topic selector.",
+    labelNames: ["topic"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const [topic, n] of broker.subscriptionCounts()) this.set({ topic }, n);
+    },
+  });
+  return register;
+}
