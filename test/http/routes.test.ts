@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { publish, startServer, type TestServer } from "../helpers/server.js";
+import { connectSse } from "../helpers/sse-client.js";
+
+let srv: TestServer;
+before(async () => {
+  srv = await startServer({ heartbeatMs: 50, retryMs: 3000 });
+});
+after(() => srv.close());
+
+describe("event stream responses", () => {
+  it("send the SSE headers, a retry hint and heartbeat comments", async () => {
+    const sse = await connectSse(`${srv.url}/events?topic=h`);
+    assert.equal(sse.status, 200);
+    assert.equal(sse.headers["content-type"], "text/event-stream; charset=utf-8");
+    assert.equal(sse.headers["cache-control"], "no-cache, no-transform");
+    assert.equal(sse.headers["x-accel-buffering"], "no");
+    assert.equal(sse.headers["access-control-allow-origin"], "*");
+    assert.equal(sse.headers["content-encoding"], undefined);
+    await new Promise((r) => setTimeout(r, 160));
+    assert.deepEqual(sse.retries, [3000]);
+    assert.ok(sse.comments.length >= 2, `heartbeats: ${sse.comments.length}`);
+    sse.close();
+  });
+
+  it("answer HEAD with the stream headers and no body", async () => {
+    const res = await fetch(`${srv.url}/events?topic=h`, { method: "HEAD" });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    assert.equal(await res.text(), "");
+  });
+});
+
+describe("GET / content negotiation", () => {
+  it("gives browsers the demo page", async () => {
+    const res = await fetch(`${srv.url}/`, {
+      headers: { Accept: "text/html,application/xhtml+xml,*/*;q=0.8" },
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+    assert.match(await res.text(), /EventSource/);
+  });
+
+  it("gives curl (*/*) and EventSource the bare demo stream", async () => {
+    for (const accept of ["*/*", "text/event-stream"]) {
+      const sse = await connectSse(`${srv.url}/`, { headers: { Accept: accept } });
+      assert.equal(sse.headers["content-type"], "text/event-stream; charset=utf-8");
+      const res = await publish(srv.url, { topic: "time", data: { timestamp: 1, message: "m" } });
+      assert.equal(res.status, 200);
+      const [ev] = await sse.waitForEvents(1);
+      assert.equal(ev?.id, undefined, "the seed demo stream carries no ids");
+      assert.ok(sse.raw.includes('data:{"timestamp":1,"message":"m"}\n\n'));
+      sse.close();
+    }
+  });
+});
+
+describe("operations endpoints", () => {
+  it("/healthz reports status and open connections", async () => {
+    const sse = await connectSse(`${srv.url}/events?topic=x`);
+    const body = (await (await fetch(`${srv.url}/healthz`)).json()) as {
+      status: string;
+      connections: number;
+    };
+    assert.equal(body.status, "ok");
+    assert.ok(body.connections >= 1);
+    sse.close();
+  });
+
+  it("/metrics exposes the broker's counters in Prometheus format", async () => {
+    const sse = await connectSse(`${srv.url}/events?topic=metered`);
+    await publish(srv.url, { topic: "metered", data: "x" });
+    await sse.waitForEvents(1);
+    const res = await fetch(`${srv.url}/metrics`);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+    const text = await res.text();
+    for (const name of [
+      "sse_broker_open_connections",
+      "sse_broker_events_published_total",
+      "sse_broker_events_delivered_total",
+      "sse_broker_bytes_delivered_total",
+      "sse_broker_clients_dropped_slow_total",
+      "sse_broker_history_events",
+    ]) {
+      assert.match(text, new RegExp(`^${name} \\d+`, "m"));
+    }
+    assert.match(text, /^sse_broker_subscriptions\{topic="metered"\} 1$/m);
+    sse.close();
+  });
+
+  it("answers CORS preflight for publishing", async () => {
+    const res = await fetch(`${srv.url}/publish`, {
+      method: "OPTIONS",
+      headers: { Origin: "http://app.example", "Access-Control-Request-Method": "POST" },
+    });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+    assert.match(res.headers.get("access-control-allow-headers") ?? "", /Last-Event-ID/);
+  });
+
+  it("echoes an allowed origin with credentials when origins are listed", async () => {
+    const listed = await startServer({ corsOrigins: ["http://app.example"] });
+    try {
+      const ok = await fetch(`${listed.url}/healthz`, { headers: { Origin: "http://app.example" } });
+      assert.equal(ok.headers.get("access-control-allow-origin"), "http://app.example");
+      assert.equal(ok.headers.get("access-control-allow-credentials"), "true");
+      const other = await fetch(`${listed.url}/healthz`, { headers: { Origin: "http://evil.example" } });
+      assert.equal(other.headers.get("access-control-allow-origin"), null);
+    } finally {
+      await listed.close();
+    }
+  });
+});
+
+describe("shutdown", () => {
+  it("ends every stream cleanly when the broker closes", async () => {
+    const own = await startServer();
+    const streams = await Promise.all(
+      Array.from({ length: 5 }, () => connectSse(`${own.url}/events?topic=s`)),
+    );
+    await own.close();
+    await Promise.all(streams.map((s) => s.waitForEnd(2000)));
+  });
+});
