@@ -18,6 +18,9 @@ export const ErrorCodes = {
   SSEB_ERR_AUTH_FORBIDDEN: "forbidden",
   SSEB_ERR_BROKER_CLOSED: "broker is closed",
   SSEB_ERR_BACKPLANE_UNAVAILABLE: "backplane unavailable",
+  SSEB_ERR_NOT_FOUND: "not found",
+  SSEB_ERR_METHOD_NOT_ALLOWED: "method not allowed",
+  SSEB_ERR_INTERNAL: "internal error",
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -36,7 +39,11 @@ export class SseBrokerError extends Error {
 
   /** Branded so `instanceof` holds across two installed copies of the package. */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[kSseBrokerError] === true;
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[kSseBrokerError] === true
+    );
   }
 
   get [kSseBrokerError](): true {

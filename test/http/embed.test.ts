@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, it } from "node:test";
+import { createBroker } from "../../src/index.js";
+import { connectSse } from "../helpers/sse-client.js";
+
+describe("embedding as a library", () => {
+  it("mounts on node:http beside the application's own routes and publishes in-process", async () => {
+    const broker = createBroker({ heartbeatMs: null, demoRoutes: false });
+    const server = createServer((req, res) => {
+      broker.handler(req, res, () => {
+        // Middleware style: paths the broker does not own fall through to the application.
+        res.writeHead(200, { "Content-Type": "text/plain" });
+        res.end("app");
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      assert.equal(await (await fetch(`${url}/orders`)).text(), "app");
+      assert.equal(
+        await (await fetch(`${url}/`, { headers: { Accept: "*/*" } })).text(),
+        "app",
+        "no demo routes",
+      );
+      const sse = await connectSse(`${url}/events?topic=orders`);
+      const id = await broker.publish({ topic: "orders", data: JSON.stringify({ n: 1 }), type: "order" });
+      const [ev] = await sse.waitForEvents(1);
+      assert.deepEqual(ev, { id, event: "order", data: '{"n":1}' });
+      sse.close();
+    } finally {
+      await broker.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("refuses invalid options with SSEB_ERR_OPTIONS_INVALID naming the option", () => {
+    assert.throws(() => createBroker({ maxBufferedBytes: -1 }), {
+      code: "SSEB_ERR_OPTIONS_INVALID",
+      message: /maxBufferedBytes/,
+    });
+    assert.throws(() => createBroker({ heartbeatMs: 1.5 }), { code: "SSEB_ERR_OPTIONS_INVALID" });
+    assert.throws(() => createBroker({ nope: 1 } as never), {
+      code: "SSEB_ERR_OPTIONS_INVALID",
+      message: /nope/,
+    });
+  });
+});
