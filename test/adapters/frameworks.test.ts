@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, it } from "node:test";
+import { type HttpBindings, serve } from "@hono/node-server";
+import express from "express";
+import Fastify from "fastify";
+import { Hono } from "hono";
+import { fastifySseBroker } from "../../src/adapters/fastify.js";
+import { mountSseBroker } from "../../src/adapters/hono.js";
+import { createBroker, type SseBroker } from "../../src/index.js";
+import { connectSse } from "../helpers/sse-client.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function newBroker(): SseBroker {
+  const broker = createBroker({ heartbeatMs: null, demoRoutes: false });
+  cleanups.push(() => broker.close());
+  return broker;
+}
+
+function listening(server: Server): Promise<string> {
+  return new Promise((resolve) => {
+    const done = () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    if (server.listening) done();
+    else server.once("listening", done);
+  });
+}
+
+/** Subscribes, publishes over HTTP through the framework, and checks the app's own route still works. */
+async function exercise(url: string): Promise<void> {
+  const sse = await connectSse(`${url}/events?topic=fw`);
+  assert.equal(sse.status, 200);
+  assert.equal(sse.headers["content-type"], "text/event-stream; charset=utf-8");
+  const res = await fetch(`${url}/publish`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ topic: "fw", data: { ok: true } }),
+  });
+  assert.equal(res.status, 200);
+  const { id } = (await res.json()) as { id: string };
+  const [ev] = await sse.waitForEvents(1);
+  assert.deepEqual(ev, { id, event: undefined, data: '{"ok":true}' });
+  sse.close();
+  assert.equal(await (await fetch(`${url}/app`)).text(), "app route");
+  const bad = await fetch(`${url}/publish`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: "{",
+  });
+  assert.equal(bad.status, 400);
+}
+
+describe("framework adapters", () => {
+  it("Express: app.use(broker.handler)", async () => {
+    const broker = newBroker();
+    const app = express();
+    app.get("/app", (_req, res) => {
+      res.send("app route");
+    });
+    app.use(broker.handler);
+    const server = app.listen(0, "127.0.0.1");
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    await exercise(await listening(server));
+  });
+
+  it("Fastify: app.register(fastifySseBroker(broker))", async () => {
+    const broker = newBroker();
+    const app = Fastify();
+    app.get("/app", async () => "app route");
+    await app.register(fastifySseBroker(broker));
+    cleanups.push(async () => {
+      app.server.closeAllConnections();
+      await app.close();
+    });
+    const url = await app.listen({ port: 0, host: "127.0.0.1" });
+    await exercise(url);
+  });
+
+  it("Hono on @hono/node-server: mountSseBroker(app, broker)", async () => {
+    const broker = newBroker();
+    const app = new Hono<{ Bindings: HttpBindings }>();
+    app.get("/app", (c) => c.text("app route"));
+    mountSseBroker(app, broker);
+    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    await exercise(await listening(server));
+  });
+});
