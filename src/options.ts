@@ -20,6 +20,8 @@ export interface BrokerOptions {
   historyLimit: number;
   /** Encoded bytes retained per topic. Defaults to 4 MiB. */
   historyMaxBytes: number;
+  /** Topics with retained history; past it the least recently published topic's history goes. Defaults to `10_000`. */
+  historyMaxTopics: number;
   /** `retry:` sent when a stream opens, in ms; `null` = none. Defaults to `null`. */
   retryMs: number | null;
   /** Largest accepted publish body in bytes. Defaults to 1 MiB. */
@@ -45,6 +47,7 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   maxBufferedBytes: MiB,
   historyLimit: 1000,
   historyMaxBytes: 4 * MiB,
+  historyMaxTopics: 10_000,
   retryMs: null,
   maxBodyBytes: MiB,
   corsOrigins: "*",
@@ -75,6 +78,7 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   intOption("maxBufferedBytes", o.maxBufferedBytes, 1);
   intOption("historyLimit", o.historyLimit, 0);
   intOption("historyMaxBytes", o.historyMaxBytes, 0);
+  intOption("historyMaxTopics", o.historyMaxTopics, 1);
   if (o.retryMs !== null) intOption("retryMs", o.retryMs, 0);
   intOption("maxBodyBytes", o.maxBodyBytes, 1);
   if (o.corsOrigins !== null && o.corsOrigins !== "*") {
@@ -86,6 +90,7 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   if (o.publishToken !== null && (typeof o.publishToken !== "string" || o.publishToken === "")) {
     throw optionsError("publishToken must be a non-empty string or null");
   }
-  if (typeof o.demoTopic !== "string" || o.demoTopic === "") throw optionsError("demoTopic must be a non-empty string");
+  if (typeof o.demoTopic !== "string" || o.demoTopic === "")
+    throw optionsError("demoTopic must be a non-empty string");
   return Object.freeze(o);
 }

@@ -97,6 +97,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.history = new History({
       maxEventsPerTopic: this.options.historyLimit,
       maxBytesPerTopic: this.options.historyMaxBytes,
+      maxTopics: this.options.historyMaxTopics,
     });
     this.#retryFrame = this.options.retryMs === null ? null : encodeRetry(this.options.retryMs);
     this.#transport = transport;

@@ -11,6 +11,8 @@ export interface HistoryLimits {
   readonly maxEventsPerTopic: number;
   /** Encoded bytes kept per topic. */
   readonly maxBytesPerTopic: number;
+  /** Topic logs kept; past it the least recently published topic's log is dropped. */
+  readonly maxTopics: number;
 }
 
 interface Entry {
@@ -71,6 +73,8 @@ export class History {
   readonly #byId = new Map<string, Entry>();
   readonly #topics = new Map<string, TopicLog>();
   #bytes = 0;
+  /** Highest seq in any dropped topic log: a resume point below it may have missed events. */
+  #droppedSeq = 0;
 
   constructor(limits: HistoryLimits) {
     this.#limits = limits;
@@ -106,8 +110,10 @@ export class History {
       let log = this.#topics.get(topic);
       if (log === undefined) {
         log = new TopicLog();
-        this.#topics.set(topic, log);
+      } else {
+        this.#topics.delete(topic); // re-inserted below: the Map's order is least recently published first
       }
+      this.#topics.set(topic, log);
       log.entries.push(entry);
       log.bytes += size;
       this.#bytes += size;
@@ -118,6 +124,16 @@ export class History {
     }
     this.#byId.set(update.id, entry);
     this.lastId = update.id;
+    while (this.#topics.size > this.#limits.maxTopics) this.#dropOldestTopic();
+  }
+
+  #dropOldestTopic(): void {
+    const first = this.#topics.entries().next();
+    if (first.done === true) return;
+    const [topic, log] = first.value;
+    while (log.size > 0) this.#evict(log);
+    this.#droppedSeq = Math.max(this.#droppedSeq, log.evictedSeq);
+    this.#topics.delete(topic);
   }
 
   #evict(log: TopicLog): void {
@@ -149,7 +165,7 @@ export class History {
     const earliest = lastEventId === "earliest";
     const from = earliest ? undefined : this.#byId.get(lastEventId);
     const afterSeq = from === undefined ? 0 : from.update.seq;
-    let complete = earliest || from !== undefined;
+    let complete = (earliest || from !== undefined) && this.#droppedSeq <= afterSeq;
     const picked = new Map<number, DeliveredUpdate>();
     const visit = (log: TopicLog): void => {
       if (log.evictedSeq > afterSeq) complete = false;

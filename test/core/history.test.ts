@@ -14,7 +14,7 @@ const ids = (h: History, from: string, topics: string[]) =>
 
 describe("History", () => {
   it("replays exactly the events after a known id, in order", () => {
-    const h = new History({ maxEventsPerTopic: 100, maxBytesPerTopic: 1 << 20 });
+    const h = new History({ maxEventsPerTopic: 100, maxBytesPerTopic: 1 << 20, maxTopics: 100 });
     for (let i = 0; i < 10; i++) h.add(update(`e${i}`, ["a"]));
     const plan = h.plan("e6", ["a"], null, all);
     assert.deepEqual(
@@ -25,7 +25,7 @@ describe("History", () => {
   });
 
   it("evicts the oldest events past the per-topic count and forgets their ids", () => {
-    const h = new History({ maxEventsPerTopic: 3, maxBytesPerTopic: 1 << 20 });
+    const h = new History({ maxEventsPerTopic: 3, maxBytesPerTopic: 1 << 20, maxTopics: 100 });
     for (let i = 0; i < 5; i++) h.add(update(`c${i}`, ["a"]));
     assert.equal(h.size, 3);
     assert.equal(h.has("c1"), false);
@@ -40,14 +40,14 @@ describe("History", () => {
 
   it("bounds each topic by bytes", () => {
     const one = update("probe", ["z"]).frame.length;
-    const h = new History({ maxEventsPerTopic: 1000, maxBytesPerTopic: one * 4 });
+    const h = new History({ maxEventsPerTopic: 1000, maxBytesPerTopic: one * 4, maxTopics: 100 });
     for (let i = 0; i < 10; i++) h.add(update(`b${i}`, ["a"]));
     assert.ok(h.bytes <= one * 4);
     assert.ok(h.size >= 3 && h.size <= 4);
   });
 
   it("keeps an event on several topics until the last topic evicts it, and replays it once", () => {
-    const h = new History({ maxEventsPerTopic: 2, maxBytesPerTopic: 1 << 20 });
+    const h = new History({ maxEventsPerTopic: 2, maxBytesPerTopic: 1 << 20, maxTopics: 100 });
     h.add(update("m0", ["a", "b"]));
     h.add(update("m1", ["a"]));
     h.add(update("m2", ["a"])); // evicts m0 from a, still in b
@@ -56,7 +56,7 @@ describe("History", () => {
   });
 
   it("flags the replay incomplete when a subscribed topic evicted events after the resume point", () => {
-    const h = new History({ maxEventsPerTopic: 2, maxBytesPerTopic: 1 << 20 });
+    const h = new History({ maxEventsPerTopic: 2, maxBytesPerTopic: 1 << 20, maxTopics: 100 });
     h.add(update("p0", ["a"]));
     for (let i = 0; i < 3; i++) h.add(update(`q${i}`, ["b"]));
     const plan = h.plan("p0", ["a", "b"], null, all);
@@ -68,7 +68,7 @@ describe("History", () => {
   });
 
   it("treats an unknown id as 'maybe missed': everything retained, incomplete", () => {
-    const h = new History({ maxEventsPerTopic: 10, maxBytesPerTopic: 1 << 20 });
+    const h = new History({ maxEventsPerTopic: 10, maxBytesPerTopic: 1 << 20, maxTopics: 100 });
     h.add(update("u0", ["a"]));
     h.add(update("u1", ["a"]));
     const plan = h.plan("nope", ["a"], null, all);
@@ -81,7 +81,7 @@ describe("History", () => {
   });
 
   it("walks topic logs with a pattern filter and applies the subscriber's filter", () => {
-    const h = new History({ maxEventsPerTopic: 10, maxBytesPerTopic: 1 << 20 });
+    const h = new History({ maxEventsPerTopic: 10, maxBytesPerTopic: 1 << 20, maxTopics: 100 });
     h.add(update("t0", ["/books/1"]));
     h.add(update("t1", ["/authors/1"]));
     h.add(update("t2", ["/books/2"], "secret"));
@@ -97,8 +97,21 @@ describe("History", () => {
     );
   });
 
+  it("drops the least recently published topic's log past the topic cap, and says resumes may miss", () => {
+    const h = new History({ maxEventsPerTopic: 10, maxBytesPerTopic: 1 << 20, maxTopics: 2 });
+    h.add(update("x0", ["t1"]));
+    h.add(update("x1", ["t2"]));
+    h.add(update("x2", ["t1"])); // t1 is now the most recent
+    h.add(update("x3", ["t3"])); // drops t2
+    assert.equal(h.topicCount, 2);
+    assert.equal(h.has("x1"), false);
+    assert.equal(h.has("x0"), true);
+    assert.equal(h.plan("x0", ["t1"], null, all).complete, false, "t2 was dropped after x0");
+    assert.equal(h.plan("x2", ["t1"], null, all).complete, true);
+  });
+
   it("retains nothing when the limit is 0", () => {
-    const h = new History({ maxEventsPerTopic: 0, maxBytesPerTopic: 1 << 20 });
+    const h = new History({ maxEventsPerTopic: 0, maxBytesPerTopic: 1 << 20, maxTopics: 100 });
     h.add(update("n0", ["a"]));
     assert.equal(h.size, 0);
   });
