@@ -35,7 +35,7 @@ export interface SseConnection {
   readonly comments: readonly string[];
   /** `retry:` values received. */
   readonly retries: readonly number[];
-  /** Everything received, as text: for exact wire assertions and for non-stream (error) bodies. */
+  /** Everything received so far, as text: for exact wire assertions, and for error bodies (after `waitForEnd`). */
   readonly raw: string;
   /** The last event id seen, as a browser would send it back in `Last-Event-ID`. */
   readonly lastEventId: string | undefined;
@@ -143,7 +143,8 @@ export function connectSse(url: string | URL, options: ConnectOptions = {}): Pro
           await until(
             () => events.length >= n,
             timeoutMs,
-            () => `got ${events.length} of ${n} events ${ended ? "before the stream ended" : `within ${timeoutMs} ms`}`,
+            () =>
+              `got ${events.length} of ${n} events ${ended ? "before the stream ended" : `within ${timeoutMs} ms`}`,
             () => ended,
           );
           return events.slice(0, n);
