@@ -26,6 +26,8 @@ export interface PublishInput {
   id?: string | undefined;
   retry?: number | undefined;
   private?: boolean | undefined;
+  /** See `Update.ephemeral`. */
+  ephemeral?: boolean | undefined;
 }
 
 export interface SubscribeOptions {
@@ -64,9 +66,15 @@ interface BrokerEvents {
 
 const HEARTBEAT = encodeComment();
 
+/** Bounds of the history of ephemeral updates (subscription events: about two per topic). */
+const EPHEMERAL_HISTORY = { maxEventsPerTopic: 10, maxBytesPerTopic: 64 * 1024, maxTopics: 1000 } as const;
+
 export class Broker extends EventEmitter<BrokerEvents> {
   readonly options: ResolvedOptions;
+  /** Retained data events, for resume. */
   readonly history: History;
+  /** Retained ephemeral events (see `Update.ephemeral`). */
+  readonly ephemeralHistory = new History(EPHEMERAL_HISTORY);
   readonly matcher = new TopicMatcher();
   readonly stats: BrokerStats = {
     eventsPublished: 0,
@@ -89,6 +97,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #expiryTimer: NodeJS.Timeout | undefined;
   #seq = 0;
   #closed = false;
+  /** Id of the last update delivered on this node (any kind), if any. */
+  lastEventId: string | undefined;
 
   constructor(options: Partial<BrokerOptions> = {}, transport: Transport = new MemoryTransport()) {
     super();
@@ -158,6 +168,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       type: input.type,
       retry: input.retry,
       private: input.private === true,
+      ...(input.ephemeral === true ? { ephemeral: true } : {}),
     };
     await this.#ready;
     await this.#transport.append(update);
@@ -169,7 +180,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #deliver(update: Update): void {
     const frame = encodeEvent({ id: update.id, event: update.type, data: update.data, retry: update.retry });
     const d: DeliveredUpdate = { ...update, seq: ++this.#seq, frame };
-    this.history.add(d);
+    (d.ephemeral === true ? this.ephemeralHistory : this.history).add(d);
+    this.lastEventId = d.id;
     this.stats.eventsPublished++;
     this.#log?.info({ id: d.id, topic: d.topics[0], clients: this.#sessions.size }, "Receiving event");
     for (const topic of d.topics) {
@@ -222,12 +234,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   async prepare(opts: SubscribeOptions): Promise<PendingSubscription> {
     const id = opts.lastEventId;
-    if (
-      id !== undefined &&
-      id !== "earliest" &&
-      !this.history.has(id) &&
-      this.#transport.catchUp !== undefined
-    ) {
+    if (id !== undefined && id !== "earliest" && !this.#knows(id) && this.#transport.catchUp !== undefined) {
       await this.#transport.catchUp();
     }
     return this.subscribe(opts);
@@ -271,6 +278,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     };
   }
 
+  #knows(id: string): boolean {
+    return this.history.has(id) || this.ephemeralHistory.has(id);
+  }
+
   #planReplay(
     selectors: readonly string[],
     authorized: readonly string[] | null,
@@ -280,9 +291,20 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const patterns = selectors.filter(isPatternSelector);
     const patternMatch =
       patterns.length === 0 ? null : (topic: string) => patterns.some((p) => this.matcher.matches(p, topic));
-    return this.history.plan(lastEventId, exact, patternMatch, (u) =>
-      this.wants({ selectors, authorized }, u),
-    );
+    const wants = (u: Update): boolean => this.wants({ selectors, authorized }, u);
+    // The resume point may be a data or an ephemeral event; both histories share the delivery order.
+    const seq =
+      lastEventId === "earliest"
+        ? 0
+        : (this.history.seqOf(lastEventId) ?? this.ephemeralHistory.seqOf(lastEventId));
+    const data = this.history.planAfter(seq ?? 0, exact, patternMatch, wants);
+    const ephemeral = this.ephemeralHistory.planAfter(seq ?? 0, exact, patternMatch, wants);
+    const updates =
+      ephemeral.updates.length === 0
+        ? data.updates
+        : [...data.updates, ...ephemeral.updates].sort((a, b) => a.seq - b.seq);
+    // Ephemeral history is best effort: its evictions do not make a data replay incomplete.
+    return { updates, complete: seq !== undefined && data.complete };
   }
 
   #attach(session: Session, plan: ReplayPlan | null, expiresAt: number | undefined): void {

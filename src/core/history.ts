@@ -163,9 +163,27 @@ export class History {
     wants: (update: DeliveredUpdate) => boolean,
   ): ReplayPlan {
     const earliest = lastEventId === "earliest";
-    const from = earliest ? undefined : this.#byId.get(lastEventId);
-    const afterSeq = from === undefined ? 0 : from.update.seq;
-    let complete = (earliest || from !== undefined) && this.#droppedSeq <= afterSeq;
+    const seq = earliest ? 0 : this.seqOf(lastEventId);
+    const plan = this.planAfter(seq ?? 0, exactTopics, patternMatch, wants);
+    return { updates: plan.updates, complete: seq !== undefined && plan.complete };
+  }
+
+  /** seq of a retained event, if `id` is retained. */
+  seqOf(id: string): number | undefined {
+    return this.#byId.get(id)?.update.seq;
+  }
+
+  /**
+   * Retained updates after `afterSeq` (see `plan`); `complete` is false when a visited topic log evicted
+   * events after `afterSeq`, or a dropped topic log held some.
+   */
+  planAfter(
+    afterSeq: number,
+    exactTopics: readonly string[],
+    patternMatch: ((topic: string) => boolean) | null,
+    wants: (update: DeliveredUpdate) => boolean,
+  ): ReplayPlan {
+    let complete = this.#droppedSeq <= afterSeq;
     const picked = new Map<number, DeliveredUpdate>();
     const visit = (log: TopicLog): void => {
       if (log.evictedSeq > afterSeq) complete = false;

@@ -3,7 +3,7 @@
  * RFC 6570 URI template the topic matches (the Mercure rule, used in plain mode too).
  * @module
  */
-import { UriTemplateMatcher } from "uri-template-matcher";
+import { Router } from "uri-template-router";
 import { SseBrokerError } from "../errors.js";
 
 const MAX_TOPIC_LENGTH = 2048;
@@ -33,7 +33,7 @@ export function assertSelector(selector: string): void {
   assertTopic(selector, "topic selector");
   if (selector !== "*" && selector.includes("{")) {
     try {
-      new UriTemplateMatcher().add(selector);
+      new Router().addTemplate(selector, {}, true);
     } catch {
       throw topicError("topic selector is not a valid URI template");
     }
@@ -45,7 +45,7 @@ export function assertSelector(selector: string): void {
  * matching for every subscriber: each (selector, topic) pair is computed once until the cache turns over.
  */
 export class TopicMatcher {
-  readonly #templates = new Map<string, UriTemplateMatcher | null>();
+  readonly #templates = new Map<string, Router | null>();
   readonly #cache = new Map<string, Map<string, boolean>>();
   readonly #maxEntries: number;
   #entries = 0;
@@ -60,7 +60,7 @@ export class TopicMatcher {
     let perSelector = this.#cache.get(selector);
     const hit = perSelector?.get(topic);
     if (hit !== undefined) return hit;
-    const result = this.#template(selector)?.match(topic) != null;
+    const result = this.#template(selector)?.resolveURI(topic) !== undefined;
     if (this.#entries >= this.#maxEntries) {
       // Simple turnover: hot pairs come back on the next publish; keeps memory bounded.
       this.#cache.clear();
@@ -82,12 +82,12 @@ export class TopicMatcher {
     return false;
   }
 
-  #template(selector: string): UriTemplateMatcher | null {
+  #template(selector: string): Router | null {
     let m = this.#templates.get(selector);
     if (m === undefined) {
       try {
-        m = new UriTemplateMatcher();
-        m.add(selector);
+        m = new Router();
+        m.addTemplate(selector, {}, true);
       } catch {
         m = null; // an invalid template matches nothing but itself
       }

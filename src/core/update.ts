@@ -15,6 +15,11 @@ export interface Update {
   readonly retry?: number | undefined;
   /** Private updates reach only subscribers authorized for one of their topics. */
   readonly private?: boolean | undefined;
+  /**
+   * Kept in a small history of its own (e.g. Mercure subscription events, one topic per connection), so
+   * connection churn never evicts the history of data topics. Best effort on resume.
+   */
+  readonly ephemeral?: boolean | undefined;
 }
 
 /** An update as the local node delivered it: ordered by `seq`, encoded once. */

@@ -13,6 +13,23 @@ describe("TopicMatcher", () => {
     ["https://example.com/books/{id}", "https://example.com/authors/1", false],
     ["https://example.com/{+path}", "https://example.com/a/b/c", true],
     ["https://example.com/books/{id}", "https://example.com/books/{id}", true],
+    // Consecutive optional path segments may all be absent (the Mercure subscriptions selector).
+    [
+      "https://h/.well-known/mercure/subscriptions{/topic}{/subscriber}",
+      "https://h/.well-known/mercure/subscriptions",
+      true,
+    ],
+    [
+      "https://h/.well-known/mercure/subscriptions{/topic}{/subscriber}",
+      "https://h/.well-known/mercure/subscriptions/a/b",
+      true,
+    ],
+    ["/books{?q}", "/books", true],
+    ["/books/{id}{?x,y}", "/books/1?x=1&y=2", true],
+    ["https://example.com/books/{id}.jsonld", "https://example.com/books/1.jsonld", true],
+    ["https://example.com/{a}/{b}", "https://example.com/1", false],
+    // A simple expansion never produces a space.
+    ["/{id}", "/a b", false],
   ];
   for (const [selector, topic, expected] of cases) {
     it(`${expected ? "matches" : "does not match"} ${topic} with ${selector}`, () => {
