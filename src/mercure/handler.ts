@@ -1,0 +1,88 @@
+/**
+ * The hub's router: everything under `/.well-known/mercure`. Mount with
+ * `createBroker({ routes: [createMercureHandler(broker, options)] })` or call it first in your own handler.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Broker } from "../core/broker.js";
+import { SseBrokerError } from "../errors.js";
+import { type CorsOrigins, corsHeaders, preflightHeaders } from "../http/cors.js";
+import type { RouteHandler } from "../http/handler.js";
+import { sendError } from "../http/respond.js";
+import { mercureLinkHeader } from "./discovery.js";
+import { publishSubscriptionEvents } from "./events.js";
+import { type MercureOptions, resolveMercureOptions } from "./options.js";
+import { HUB_PATH, SUBSCRIPTIONS_PATH } from "./paths.js";
+import { handlePublish } from "./publish.js";
+import { LocalSubscriptionRegistry } from "./registry.js";
+import { handleSubscribe } from "./subscribe.js";
+import { handleSubscriptionsApi } from "./subscriptions-api.js";
+
+const HUB_METHODS = "GET, POST, OPTIONS";
+const API_METHODS = "GET, OPTIONS";
+
+/** A Mercure hub route handler; `close()` stops publishing subscription events. */
+export type MercureHandler = RouteHandler & { close(): void };
+
+/** Creates the hub. Validates the options at once (SSEB_ERR_OPTIONS_INVALID). */
+export function createMercureHandler(broker: Broker, options: MercureOptions = {}): MercureHandler {
+  const o = resolveMercureOptions(options);
+  const log = broker.options.logger;
+  const registry = o.subscriptions ? (o.registry ?? new LocalSubscriptionRegistry(broker)) : null;
+  const stopEvents = o.subscriptions ? publishSubscriptionEvents(broker, log) : () => {};
+  const link = mercureLinkHeader(o.hubUrl);
+
+  const handler = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
+    const path = url.pathname;
+    if (path !== HUB_PATH && !path.startsWith(`${HUB_PATH}/`)) return false;
+    const method = req.method ?? "GET";
+    // Publishing and subscribing have separate origin lists; a preflight says which one it asks about.
+    const publishing = method === "POST" || (method === "OPTIONS" && isPublishPreflight(req));
+    const origins: CorsOrigins = publishing ? o.publishOrigins : o.corsOrigins;
+    const headers: Record<string, string> = { ...corsHeaders(req, origins), Link: link };
+    const isApi =
+      registry !== null && (path === SUBSCRIPTIONS_PATH || path.startsWith(`${SUBSCRIPTIONS_PATH}/`));
+    try {
+      if (path === HUB_PATH) {
+        if (method === "OPTIONS") preflight(req, res, origins, HUB_METHODS);
+        else if (method === "GET") await handleSubscribe(broker, o, req, res, url, headers);
+        else if (method === "POST") await handlePublish(broker, o, req, res, url, headers);
+        else throw methodNotAllowed(HUB_METHODS, headers);
+      } else if (isApi) {
+        if (method === "OPTIONS") preflight(req, res, origins, API_METHODS);
+        else if (method === "GET") await handleSubscriptionsApi(broker, registry, o, req, res, url, headers);
+        else throw methodNotAllowed(API_METHODS, headers);
+      } else {
+        throw new SseBrokerError("SSEB_ERR_NOT_FOUND", "not found", { statusCode: 404 });
+      }
+    } catch (err) {
+      const unauthorized = err instanceof SseBrokerError && err.statusCode === 401;
+      const status = sendError(
+        res,
+        err,
+        unauthorized ? { ...headers, "WWW-Authenticate": 'Bearer realm="mercure"' } : headers,
+      );
+      if (status >= 500 && status !== 503) log?.error({ err }, "Mercure request failed");
+      else log?.debug({ code: (err as SseBrokerError).code, status }, "Mercure request refused");
+    }
+    return true;
+  };
+  return Object.assign(handler, { close: stopEvents });
+}
+
+function isPublishPreflight(req: IncomingMessage): boolean {
+  return req.headers["access-control-request-method"]?.toUpperCase() === "POST";
+}
+
+function preflight(req: IncomingMessage, res: ServerResponse, origins: CorsOrigins, methods: string): void {
+  res.writeHead(204, { ...preflightHeaders(req, origins, methods), Allow: methods });
+  res.end();
+}
+
+/** A coded 405; `Allow` goes with it through the shared headers. */
+function methodNotAllowed(allow: string, headers: Record<string, string>): SseBrokerError {
+  headers.Allow = allow;
+  return new SseBrokerError("SSEB_ERR_METHOD_NOT_ALLOWED", `method not allowed; allowed: ${allow}`, {
+    statusCode: 405,
+  });
+}

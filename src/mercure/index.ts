@@ -1,0 +1,16 @@
+/**
+ * The Mercure hub (draft-dunglas-mercure): subscribe, publish, JWT authorization, active subscriptions and
+ * discovery, on top of the broker.
+ * @module
+ */
+export { addMercureLink, type MercureLinkAttributes, mercureLinkHeader } from "./discovery.js";
+export { createMercureHandler, type MercureHandler } from "./handler.js";
+export { type MercureOptions, type ResolvedMercureOptions, resolveMercureOptions } from "./options.js";
+export { HUB_PATH, SUBSCRIPTIONS_PATH, subscriptionId } from "./paths.js";
+export {
+  LocalSubscriptionRegistry,
+  type MercureSessionMeta,
+  type SubscriptionDocument,
+  type SubscriptionFilter,
+  type SubscriptionRegistry,
+} from "./registry.js";

@@ -1,0 +1,165 @@
+/**
+ * Hub options, named after the reference hub's (dunglas/mercure) so a configuration carries over, and
+ * resolved once: keys loaded and checked, defaults applied, the result frozen.
+ * @module
+ */
+import type { ClaimsDialect } from "../auth/claims.js";
+import { mercureClaims } from "../auth/claims.js";
+import {
+  type JwtAlgorithm,
+  type JwtKeyConfig,
+  loadVerificationKey,
+  type VerificationKey,
+} from "../auth/keys.js";
+import { optionsError } from "../errors.js";
+import type { CorsOrigins } from "../http/cors.js";
+import { HUB_PATH } from "./paths.js";
+import type { SubscriptionRegistry } from "./registry.js";
+
+export interface MercureOptions {
+  /** Key for publishers and subscribers alike (Mercure `JWT_KEY`), when they share one. */
+  jwtKey?: string | null;
+  /** File holding `jwtKey`. */
+  jwtKeyFile?: string | null;
+  /** Algorithm of `jwtKey`. Defaults to `HS256`. */
+  jwtAlg?: JwtAlgorithm;
+  /** JWKS URL for publishers and subscribers alike (instead of a key). */
+  jwksUrl?: string | null;
+  /** Publishers' key: an HS* secret or a PEM key/certificate. Overrides `jwtKey`/`jwksUrl` for publishers. */
+  publisherJwtKey?: string | null;
+  publisherJwtKeyFile?: string | null;
+  /** Defaults to `jwtAlg`, then `HS256`. */
+  publisherJwtAlg?: JwtAlgorithm;
+  publisherJwksUrl?: string | null;
+  /** Subscribers' key. Overrides `jwtKey`/`jwksUrl` for subscribers; never falls back to the publishers'. */
+  subscriberJwtKey?: string | null;
+  subscriberJwtKeyFile?: string | null;
+  /** Defaults to `jwtAlg`, then `HS256`. */
+  subscriberJwtAlg?: JwtAlgorithm;
+  subscriberJwksUrl?: string | null;
+  /** Algorithms accepted from a JWKS. Defaults to every asymmetric algorithm. */
+  jwksAlgorithms?: readonly JwtAlgorithm[];
+  /** Let subscribers connect without a token (they never get private updates). Defaults to `false`. */
+  anonymous?: boolean;
+  /** Origins allowed to subscribe cross-origin; an explicit list allows cookies. Defaults to `null` (none). */
+  corsOrigins?: CorsOrigins;
+  /** Origins allowed to publish from a browser (CORS and the cookie CSRF check). Defaults to `[]`. */
+  publishOrigins?: "*" | readonly string[];
+  /** Active subscriptions: subscription events and the subscriptions API. Defaults to `false`. */
+  subscriptions?: boolean;
+  /** Cookie carrying the token. Defaults to `"mercureAuthorization"`. */
+  cookieName?: string;
+  /** Hub URL advertised in `Link` headers. Defaults to `"/.well-known/mercure"`. */
+  hubUrl?: string;
+  /** Seconds of clock skew tolerated on `exp`/`nbf`. Defaults to `0`. */
+  jwtClockToleranceSec?: number;
+  /** Token claims → grants. Defaults to the classic `mercure` claim. */
+  claims?: ClaimsDialect;
+  /** Lists active subscriptions for the API. Defaults to this process's sessions. */
+  registry?: SubscriptionRegistry;
+}
+
+export interface ResolvedMercureOptions {
+  readonly publisherKey: VerificationKey | null;
+  readonly subscriberKey: VerificationKey | null;
+  readonly anonymous: boolean;
+  readonly corsOrigins: CorsOrigins;
+  readonly publishOrigins: "*" | readonly string[];
+  readonly subscriptions: boolean;
+  readonly cookieName: string;
+  readonly hubUrl: string;
+  readonly jwtClockToleranceSec: number;
+  readonly claims: ClaimsDialect;
+  readonly registry: SubscriptionRegistry | null;
+}
+
+const KNOWN = new Set([
+  "jwtKey",
+  "jwtKeyFile",
+  "jwtAlg",
+  "jwksUrl",
+  "publisherJwtKey",
+  "publisherJwtKeyFile",
+  "publisherJwtAlg",
+  "publisherJwksUrl",
+  "subscriberJwtKey",
+  "subscriberJwtKeyFile",
+  "subscriberJwtAlg",
+  "subscriberJwksUrl",
+  "jwksAlgorithms",
+  "anonymous",
+  "corsOrigins",
+  "publishOrigins",
+  "subscriptions",
+  "cookieName",
+  "hubUrl",
+  "jwtClockToleranceSec",
+  "claims",
+  "registry",
+]);
+
+/** A role's own key settings win as a whole; otherwise the shared ones apply. */
+function roleKey(o: MercureOptions, role: "publisher" | "subscriber"): JwtKeyConfig {
+  const key = o[`${role}JwtKey`];
+  const keyFile = o[`${role}JwtKeyFile`];
+  const jwksUrl = o[`${role}JwksUrl`];
+  const own = key != null || keyFile != null || jwksUrl != null;
+  return {
+    key: own ? key : o.jwtKey,
+    keyFile: own ? keyFile : o.jwtKeyFile,
+    jwksUrl: own ? jwksUrl : o.jwksUrl,
+    alg: o[`${role}JwtAlg`] ?? o.jwtAlg,
+    jwksAlgorithms: o.jwksAlgorithms,
+  };
+}
+
+function origins(name: string, v: unknown, allowNull: boolean): CorsOrigins {
+  if (v === "*" || (allowNull && v === null)) return v as CorsOrigins;
+  if (
+    !Array.isArray(v) ||
+    v.some((x) => typeof x !== "string" || !/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(x))
+  ) {
+    throw optionsError(
+      `${name} must be "*" or a list of origins like "https://example.com"${allowNull ? ", or null" : ""}`,
+    );
+  }
+  return Object.freeze([...v]);
+}
+
+/** Validates and freezes hub options; throws SSEB_ERR_OPTIONS_INVALID naming the bad option. */
+export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOptions {
+  for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw optionsError(`unknown Mercure option ${k}`);
+  const publisherKey = loadVerificationKey(roleKey(o, "publisher"), "publisher");
+  const subscriberKey = loadVerificationKey(roleKey(o, "subscriber"), "subscriber");
+  if (publisherKey === null && subscriberKey === null) {
+    // Most likely a typo in the configuration: a hub where no token can ever be valid.
+    throw optionsError(
+      "Mercure hub needs a JWT key: jwtKey, publisherJwtKey, subscriberJwtKey or a JWKS URL",
+    );
+  }
+  const cookieName = o.cookieName ?? "mercureAuthorization";
+  if (typeof cookieName !== "string" || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookieName)) {
+    throw optionsError("cookieName must be a valid cookie name");
+  }
+  const hubUrl = o.hubUrl ?? HUB_PATH;
+  if (typeof hubUrl !== "string" || hubUrl === "" || /[\s<>]/.test(hubUrl))
+    throw optionsError("hubUrl is invalid");
+  const tolerance = o.jwtClockToleranceSec ?? 0;
+  if (!Number.isSafeInteger(tolerance) || tolerance < 0) {
+    throw optionsError("jwtClockToleranceSec must be an integer >= 0");
+  }
+  const subscriptions = o.subscriptions ?? false;
+  return Object.freeze({
+    publisherKey,
+    subscriberKey,
+    anonymous: o.anonymous ?? false,
+    corsOrigins: origins("corsOrigins", o.corsOrigins ?? null, true),
+    publishOrigins: origins("publishOrigins", o.publishOrigins ?? [], false) as "*" | readonly string[],
+    subscriptions,
+    cookieName,
+    hubUrl,
+    jwtClockToleranceSec: tolerance,
+    claims: o.claims ?? mercureClaims,
+    registry: subscriptions ? (o.registry ?? null) : null,
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * `POST /.well-known/mercure`: authorize (401 without a valid publisher token), parse the form (400/415),
+ * check every topic against `mercure.publish` (403), publish, answer the id as text.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Broker } from "../core/broker.js";
+import { SseBrokerError } from "../errors.js";
+import { decodeUtf8, readBody } from "../http/body.js";
+import { sendText } from "../http/respond.js";
+import { authorize, authRequired } from "./authorize.js";
+import { assertFormContentType, parseForm, publishInputOf } from "./form.js";
+import type { ResolvedMercureOptions } from "./options.js";
+
+export async function handlePublish(
+  broker: Broker,
+  o: ResolvedMercureOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  headers: Record<string, string>,
+): Promise<void> {
+  // Authorize before reading the body: an unauthenticated client gets nothing buffered.
+  const grants = await authorize(req, url, "publisher", o);
+  if (grants === null) throw authRequired("publishing needs a token");
+  if (grants.publish === null || grants.publish.length === 0) {
+    throw authRequired("the token has no mercure.publish claim");
+  }
+  assertFormContentType(req);
+  const input = publishInputOf(parseForm(decodeUtf8(await readBody(req, broker.options.maxBodyBytes))));
+  const topics = typeof input.topic === "string" ? [input.topic] : input.topic;
+  for (const topic of topics) {
+    // Every topic, alternates included: an alternate must not smuggle an update into a forbidden topic.
+    if (!broker.matcher.matchesAny(grants.publish, [topic])) {
+      throw new SseBrokerError("SSEB_ERR_AUTH_FORBIDDEN", "the token may not publish to this topic", {
+        statusCode: 403,
+      });
+    }
+  }
+  const id = await broker.publish(input);
+  sendText(res, 200, id, headers);
+}

@@ -1,0 +1,47 @@
+/**
+ * `GET /.well-known/mercure?topic=…`: authorize (anonymous when allowed), plan the resume from
+ * `Last-Event-ID` / `lastEventID`, and open the stream. The subscriber's private-update rights are its
+ * token's `mercure.subscribe`; the stream ends at the token's `exp`.
+ * @module
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Broker } from "../core/broker.js";
+import { SseBrokerError } from "../errors.js";
+import { lastEventIdOf } from "../http/handler.js";
+import { openEventStream } from "../http/stream.js";
+import { authorize, authRequired } from "./authorize.js";
+import type { ResolvedMercureOptions } from "./options.js";
+import type { MercureSessionMeta } from "./registry.js";
+
+export async function handleSubscribe(
+  broker: Broker,
+  o: ResolvedMercureOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  headers: Record<string, string>,
+): Promise<void> {
+  const topics = [...new Set(url.searchParams.getAll("topic"))];
+  if (topics.length === 0) {
+    throw new SseBrokerError("SSEB_ERR_REQUEST_INVALID", "at least one topic query parameter is required", {
+      statusCode: 400,
+    });
+  }
+  const grants = await authorize(req, url, "subscriber", o);
+  if (grants === null && !o.anonymous) throw authRequired("subscribing needs a token");
+  const mercure: MercureSessionMeta = {
+    subscriber: `urn:uuid:${randomUUID()}`,
+    topics,
+    payload: grants?.payload,
+  };
+  const pending = await broker.prepare({
+    selectors: topics,
+    authorized: grants?.subscribe ?? null,
+    lastEventId: lastEventIdOf(req, url),
+    expiresAt: grants?.expiresAt,
+    meta: { mercure },
+  });
+  if (res.destroyed) return; // the client left while a backplane caught up
+  openEventStream(req, res, pending, headers);
+}
