@@ -181,3 +181,32 @@ describe("Broker resume", () => {
     assert.equal(r.text().split("data:z").length - 1, 50);
   });
 });
+
+describe("Broker ephemeral updates", () => {
+  it("keeps them in their own history so their churn never evicts data history", async () => {
+    const b = broker({ historyMaxTopics: 5 });
+    const data = await b.publish({ topic: "orders", data: "keep me" });
+    for (let i = 0; i < 50; i++) await b.publish({ topic: `/subs/${i}`, data: "{}", ephemeral: true });
+    assert.equal(b.history.has(data), true);
+    assert.equal(b.history.size, 1);
+    assert.ok(b.ephemeralHistory.size > 0);
+  });
+
+  it("resumes after an ephemeral event id, merging both histories in delivery order", async () => {
+    const b = broker();
+    const e1 = await b.publish({ topic: "/subs/1", data: "s1", ephemeral: true });
+    await b.publish({ topic: "orders", data: "d1" });
+    await b.publish({ topic: "/subs/2", data: "s2", ephemeral: true });
+    await b.publish({ topic: "orders", data: "d2" });
+    const pending = b.subscribe({ selectors: ["*"], lastEventId: e1 });
+    assert.equal(pending.resume?.complete, true);
+    const r = reader();
+    pending.open(r.sink);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      [...r.text().matchAll(/data:(\w+)/g)].map((m) => m[1]),
+      ["d1", "s2", "d2"],
+    );
+    assert.equal(b.lastEventId !== undefined, true);
+  });
+});
