@@ -5,6 +5,7 @@
  */
 import { Broker } from "./core/broker.js";
 import { createHandler, type RequestHandler, type RouteHandler } from "./http/handler.js";
+import { createMercureHandler, type MercureOptions } from "./mercure/index.js";
 import { createMetrics } from "./metrics/metrics.js";
 import type { BrokerOptions } from "./options.js";
 import type { Transport } from "./transport/transport.js";
@@ -14,8 +15,10 @@ export interface CreateBrokerOptions extends Partial<BrokerOptions> {
   transport?: Transport;
   /** Expose `GET /metrics` and `broker.metrics`. Defaults to `true`. */
   metrics?: boolean;
-  /** Extra routes tried before the built-in ones (e.g. the Mercure hub). */
+  /** Extra routes tried before the built-in ones. */
   routes?: readonly RouteHandler[];
+  /** Serve a Mercure hub on `/.well-known/mercure` with these options (see docs/mercure.md); absent = none. */
+  mercure?: MercureOptions;
 }
 
 export interface SseBroker extends Broker {
@@ -26,13 +29,25 @@ export interface SseBroker extends Broker {
 }
 
 export function createBroker(options: CreateBrokerOptions = {}): SseBroker {
-  const { transport, metrics = true, routes, ...brokerOptions } = options;
+  const { transport, metrics = true, routes = [], mercure, ...brokerOptions } = options;
   const broker = new Broker(brokerOptions, transport);
+  let hub: ReturnType<typeof createMercureHandler> | null = null;
+  try {
+    hub = mercure === undefined ? null : createMercureHandler(broker, mercure);
+  } catch (err) {
+    void broker.close(); // invalid hub options (e.g. a bad key): release the broker's timers
+    throw err;
+  }
+  if (hub !== null) broker.once("close", () => hub?.close());
   const registry = metrics ? createMetrics(broker) : null;
-  const handler = createHandler(broker, { metrics: registry, routes: routes ?? [] });
+  const handler = createHandler(broker, {
+    metrics: registry,
+    routes: hub === null ? routes : [hub, ...routes],
+  });
   return Object.assign(broker, { handler, metrics: registry });
 }
 
+export { type ClaimsDialect, type Grants, mercureClaims } from "./auth/index.js";
 export type { PendingSubscription, PublishInput, SubscribeOptions } from "./core/broker.js";
 export { Broker } from "./core/broker.js";
 export type { CloseReason, Session, SessionSink } from "./core/session.js";
@@ -40,6 +55,17 @@ export { TopicMatcher } from "./core/topic.js";
 export type { DeliveredUpdate, Update } from "./core/update.js";
 export { ErrorCodes, SseBrokerError } from "./errors.js";
 export type { RequestHandler, RouteHandler } from "./http/handler.js";
+export {
+  addMercureLink,
+  createMercureHandler,
+  LocalSubscriptionRegistry,
+  type MercureHandler,
+  type MercureLinkAttributes,
+  type MercureOptions,
+  mercureLinkHeader,
+  type SubscriptionDocument,
+  type SubscriptionRegistry,
+} from "./mercure/index.js";
 export { createMetrics } from "./metrics/metrics.js";
 export type { BrokerOptions, Logger } from "./options.js";
 export { DEFAULT_BROKER_OPTIONS } from "./options.js";

@@ -59,6 +59,8 @@ export interface BrokerStats {
 }
 
 interface BrokerEvents {
+  /** The broker closed (after every stream ended). */
+  close: [];
   "session-open": [Session];
   "session-close": [Session, CloseReason];
   publish: [DeliveredUpdate];
@@ -406,5 +408,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
     for (const s of [...this.#sessions]) s.close("shutdown");
     await this.#transport.close();
+    this.emit("close");
   }
 }

@@ -1,6 +1,6 @@
 /**
- * A real hub on 127.0.0.1 for Mercure tests: the library's broker (demo routes included) with the Mercure
- * handler tried first, JWT helpers made with jose, and a form-publish helper.
+ * A real hub on 127.0.0.1 for Mercure tests: `createBroker({ mercure })` as an embedding application would
+ * mount it (demo routes included), JWT helpers made with jose, and a form-publish helper.
  */
 import type { KeyObject } from "node:crypto";
 import { once } from "node:events";
@@ -8,14 +8,13 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT } from "jose";
 import { type CreateBrokerOptions, createBroker, type SseBroker } from "../../src/index.js";
-import { createMercureHandler, type MercureHandler, type MercureOptions } from "../../src/mercure/index.js";
+import type { MercureOptions } from "../../src/mercure/index.js";
 
 export const PUBLISHER_SECRET = "publisher-secret-at-least-256-bits-long!!";
 export const SUBSCRIBER_SECRET = "subscriber-secret-at-least-256-bits-long!";
 
 export interface Hub {
   readonly broker: SseBroker;
-  readonly mercure: MercureHandler;
   readonly base: string;
   /** `${base}/.well-known/mercure` */
   readonly hub: string;
@@ -26,27 +25,21 @@ export async function startHub(
   mercure: MercureOptions = {},
   brokerOptions: CreateBrokerOptions = {},
 ): Promise<Hub> {
-  const broker = createBroker({ heartbeatMs: null, metrics: false, ...brokerOptions });
-  const handler = createMercureHandler(broker, {
-    publisherJwtKey: PUBLISHER_SECRET,
-    subscriberJwtKey: SUBSCRIBER_SECRET,
-    ...mercure,
+  const broker = createBroker({
+    heartbeatMs: null,
+    metrics: false,
+    ...brokerOptions,
+    mercure: { publisherJwtKey: PUBLISHER_SECRET, subscriberJwtKey: SUBSCRIBER_SECRET, ...mercure },
   });
-  const server: Server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    if (await handler(req, res, url)) return;
-    broker.handler(req, res);
-  });
+  const server: Server = createServer(broker.handler);
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     broker,
-    mercure: handler,
     base,
     hub: `${base}/.well-known/mercure`,
     async close() {
-      handler.close();
       await broker.close();
       server.closeAllConnections();
       server.close();
