@@ -1,0 +1,358 @@
+/**
+ * Command line and environment → server configuration. Pure: takes argv and env, returns a command or
+ * throws SSEB_ERR_OPTIONS_INVALID with a one-line message naming the option and the bad value.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { JwtAlgorithm } from "../auth/keys.js";
+import { optionsError } from "../errors.js";
+import type { MercureOptions } from "../mercure/options.js";
+import { ALGORITHMS, LOG_LEVELS, type LogLevel, OPTIONS, spec } from "./option-specs.js";
+
+export type { LogLevel } from "./option-specs.js";
+
+export interface CliConfig {
+  /** 0 = any free port (the listening log line tells which). */
+  port: number;
+  /** `undefined` = all interfaces, like the Go original. */
+  host: string | undefined;
+  /** The demo producer plus the demo routes (`GET /` page and stream). */
+  demo: boolean;
+  demoIntervalMs: number;
+  publishToken: string | null;
+  corsOrigins: "*" | readonly string[] | null;
+  heartbeatMs: number | null;
+  retryMs: number | null;
+  maxBufferedBytes: number;
+  historyLimit: number;
+  historyMaxBytes: number;
+  historyMaxTopics: number;
+  maxBodyBytes: number;
+  logLevel: LogLevel;
+  metrics: boolean;
+  /** Redis backplane URL; `null` = single process, in-memory transport. */
+  redisUrl: string | null;
+  redisPrefix: string;
+  /** Processes serving the port (node:cluster); 1 = no cluster. */
+  workers: number;
+  /** The Mercure hub on /.well-known/mercure; `null` = off (no JWT key configured). */
+  mercure: MercureOptions | null;
+}
+
+export type CliCommand = { kind: "help" } | { kind: "version" } | { kind: "run"; config: CliConfig };
+
+const MAX_PORT = 65_535;
+const MAX_WORKERS = 256;
+
+/** Parses argv (without `node` and the script) and env. Throws SSEB_ERR_OPTIONS_INVALID on bad input. */
+export function parseCli(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): CliCommand {
+  const values = parseFlags(argv);
+  if (values.help === true) return { kind: "help" };
+  if (values.version === true) return { kind: "version" };
+  const src = new Source(values, env);
+
+  const workers = src.int("workers", 1, MAX_WORKERS) ?? 1;
+  const redisUrl = src.redisUrl("redis") ?? null;
+  if (workers > 1 && redisUrl === null) {
+    throw optionsError(
+      `--workers ${workers} needs --redis <url>: worker processes must share a backplane to see each other's events`,
+    );
+  }
+  const heartbeatMs = src.int("heartbeat-ms", 0) ?? 15_000;
+  const corsOrigins = src.origins("cors-origin");
+  return {
+    kind: "run",
+    config: {
+      port: src.int("port", 0, MAX_PORT) ?? 8080,
+      host: src.str("host"),
+      demo: !src.flag("no-demo"),
+      demoIntervalMs: src.int("demo-interval-ms", 1) ?? 2000,
+      publishToken: src.str("publish-token") ?? null,
+      corsOrigins,
+      heartbeatMs: heartbeatMs === 0 ? null : heartbeatMs,
+      retryMs: src.int("retry-ms", 0) ?? null,
+      maxBufferedBytes: src.int("max-buffered-bytes", 1) ?? 1_048_576,
+      historyLimit: src.int("history-size", 0) ?? 1000,
+      historyMaxBytes: src.int("history-bytes", 0) ?? 4_194_304,
+      historyMaxTopics: src.int("history-topics", 1) ?? 10_000,
+      maxBodyBytes: src.int("max-body-bytes", 1) ?? 1_048_576,
+      logLevel: src.logLevel("log-level") ?? "info",
+      metrics: !src.flag("no-metrics"),
+      redisUrl,
+      redisPrefix: src.str("redis-prefix") ?? "sse-broker:",
+      workers,
+      mercure: mercureConfig(src, corsOrigins),
+    },
+  };
+}
+
+/** The hub is on when a key (or JWKS) is given; its other flags alone are a mistake worth saying. */
+function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null): MercureOptions | null {
+  const o: MercureOptions = {};
+  for (const role of ["", "publisher-", "subscriber-"] as const) {
+    const prefix = role === "" ? "jwt" : `${role.slice(0, -1)}Jwt`;
+    const key = src.str(`${role}jwt-key`);
+    const keyFile = src.str(`${role}jwt-key-file`);
+    const alg = src.alg(`${role}jwt-alg`);
+    if (key !== undefined) (o as Record<string, unknown>)[`${prefix}Key`] = key;
+    if (keyFile !== undefined) (o as Record<string, unknown>)[`${prefix}KeyFile`] = keyFile;
+    if (alg !== undefined) (o as Record<string, unknown>)[`${prefix}Alg`] = alg;
+  }
+  const jwksUrl = src.str("jwks-url");
+  if (jwksUrl !== undefined) o.jwksUrl = jwksUrl;
+  const publisherJwksUrl = src.str("publisher-jwks-url");
+  if (publisherJwksUrl !== undefined) o.publisherJwksUrl = publisherJwksUrl;
+  const subscriberJwksUrl = src.str("subscriber-jwks-url");
+  if (subscriberJwksUrl !== undefined) o.subscriberJwksUrl = subscriberJwksUrl;
+  const enabled = [
+    o.jwtKey,
+    o.jwtKeyFile,
+    o.jwksUrl,
+    o.publisherJwtKey,
+    o.publisherJwtKeyFile,
+    o.publisherJwksUrl,
+    o.subscriberJwtKey,
+    o.subscriberJwtKeyFile,
+    o.subscriberJwksUrl,
+  ].some((v) => v !== undefined);
+  const cookieName = src.str("cookie-name");
+  const hubUrl = src.str("hub-url");
+  const anonymous = src.switch("anonymous");
+  const subscriptions = src.switch("subscriptions");
+  const publishOrigins = src.originList("publish-origin");
+  if (!enabled) {
+    const stray = [
+      anonymous ? "--anonymous" : "",
+      subscriptions ? "--subscriptions" : "",
+      publishOrigins !== undefined ? "--publish-origin" : "",
+      ...(["jwt-alg", "publisher-jwt-alg", "subscriber-jwt-alg", "cookie-name", "hub-url"] as const).map(
+        (n) => (src.has(n) ? `--${n}` : ""),
+      ),
+    ].filter((x) => x !== "");
+    if (stray.length > 0) {
+      throw optionsError(
+        `${stray[0]} configures the Mercure hub, which needs a key: --jwt-key, --publisher-jwt-key, --subscriber-jwt-key (or their -file forms) or a --jwks-url`,
+      );
+    }
+    return null;
+  }
+  o.anonymous = anonymous;
+  o.subscriptions = subscriptions;
+  o.corsOrigins = corsOrigins;
+  if (publishOrigins !== undefined) o.publishOrigins = publishOrigins;
+  if (cookieName !== undefined) o.cookieName = cookieName;
+  if (hubUrl !== undefined) o.hubUrl = hubUrl;
+  return o;
+}
+
+type FlagValues = Record<string, string | boolean | string[] | undefined>;
+
+function parseFlags(argv: readonly string[]): FlagValues {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {};
+  for (const o of OPTIONS) {
+    options[o.name] = {
+      type: o.arg === undefined ? "boolean" : "string",
+      ...(o.multiple === true ? { multiple: true } : {}),
+      ...(o.short === undefined ? {} : { short: o.short }),
+    };
+  }
+  try {
+    return parseArgs({
+      args: joinNegativeValues(argv, options),
+      options,
+      strict: true,
+      allowPositionals: false,
+    }).values as FlagValues;
+  } catch (err) {
+    throw optionsError(flagErrorMessage(err));
+  }
+}
+
+/**
+ * `--retry-ms -1` is ambiguous to parseArgs (a value that looks like a flag); the user clearly meant a
+ * value, so pass it as `--retry-ms=-1` and let validation explain what is wrong with it.
+ */
+function joinNegativeValues(argv: readonly string[], options: Record<string, { type: string }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const next = argv[i + 1];
+    const name = a.startsWith("--") ? a.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+/** parseArgs' messages span several lines and suggest things; ours are one line each. */
+function flagErrorMessage(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const message = e.message ?? String(err);
+  const quoted = /'([^']*)'/.exec(message)?.[1] ?? "";
+  const flag = /--[a-z][a-z0-9-]*/.exec(quoted)?.[0] ?? quoted;
+  switch (e.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option ${flag} (see --help)`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument "${quoted}" (see --help)`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (message.includes("does not take an argument")) return `${flag} does not take a value`;
+      if (message.includes("ambiguous")) {
+        return `${flag} needs a value (write ${flag}=<value> for a value starting with "-")`;
+      }
+      return `${flag} needs a value`;
+    default:
+      return message.split("\n")[0] ?? "invalid arguments";
+  }
+}
+
+const TRUE = new Set(["1", "true", "yes", "on"]);
+const FALSE = new Set(["0", "false", "no", "off"]);
+
+/** Reads one option from its flag, else its env vars; error messages name where the value came from. */
+class Source {
+  readonly #values: FlagValues;
+  readonly #env: Readonly<Record<string, string | undefined>>;
+
+  constructor(values: FlagValues, env: Readonly<Record<string, string | undefined>>) {
+    this.#values = values;
+    this.#env = env;
+  }
+
+  /** The raw value and a label for messages; empty env vars count as unset (compose files leave those). */
+  #raw(name: string): { value: string | string[] | boolean; label: string } | undefined {
+    const flag = this.#values[name];
+    if (flag !== undefined) return { value: flag, label: `--${name}` };
+    for (const key of spec(name).env ?? []) {
+      const v = this.#env[key];
+      if (v !== undefined && v !== "") return { value: v, label: key };
+    }
+    return undefined;
+  }
+
+  str(name: string): string | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    const v = String(r.value);
+    if (v === "") throw optionsError(`${r.label} must not be empty`);
+    return v;
+  }
+
+  int(name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    const text = String(r.value).trim();
+    // Digits only: Number() would take "", "1e3", "0x10" and " 12 ".
+    const n = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
+      throw optionsError(`${r.label} must be an integer ${range} (got ${JSON.stringify(String(r.value))})`);
+    }
+    return n;
+  }
+
+  /** A `--no-x` switch, or its env var holding the positive sense (`SSE_BROKER_DEMO=false` = `--no-demo`). */
+  flag(name: string): boolean {
+    if (this.#values[name] === true) return true;
+    const r = this.#raw(name);
+    if (r === undefined) return false;
+    const v = String(r.value).trim().toLowerCase();
+    if (TRUE.has(v)) return false;
+    if (FALSE.has(v)) return true;
+    throw optionsError(`${r.label} must be true or false (got ${JSON.stringify(String(r.value))})`);
+  }
+
+  origins(name: string): "*" | readonly string[] | null {
+    const r = this.#raw(name);
+    if (r === undefined) return "*";
+    const list = (Array.isArray(r.value) ? r.value : String(r.value).split(/[\s,]+/))
+      .map((o) => o.trim())
+      .filter((o) => o !== "");
+    if (list.length === 0) throw optionsError(`${r.label} must not be empty`);
+    if (list.includes("*")) return "*";
+    if (list.includes("none")) return null;
+    for (const o of list) {
+      if (!/^https?:\/\/[^/\s]+$/.test(o)) {
+        throw optionsError(
+          `${r.label} must be "*", "none" or an origin like https://example.com (got ${JSON.stringify(o)})`,
+        );
+      }
+    }
+    return list;
+  }
+
+  logLevel(name: string): LogLevel | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    const level = String(r.value).trim().toLowerCase();
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+      throw optionsError(
+        `${r.label} must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(String(r.value))})`,
+      );
+    }
+    return level as LogLevel;
+  }
+
+  has(name: string): boolean {
+    return this.#raw(name) !== undefined;
+  }
+
+  /** A positive switch (`--anonymous`), or its env var set to true/false. */
+  switch(name: string): boolean {
+    if (this.#values[name] === true) return true;
+    const r = this.#raw(name);
+    if (r === undefined) return false;
+    const v = String(r.value).trim().toLowerCase();
+    if (TRUE.has(v)) return true;
+    if (FALSE.has(v)) return false;
+    throw optionsError(`${r.label} must be true or false (got ${JSON.stringify(String(r.value))})`);
+  }
+
+  /** Repeatable origins, or `*`; env vars separate them by commas or spaces (the reference hub's way). */
+  originList(name: string): "*" | readonly string[] | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    const list = (Array.isArray(r.value) ? r.value : String(r.value).split(/[\s,]+/))
+      .map((o) => o.trim())
+      .filter((o) => o !== "");
+    if (list.includes("*")) return "*";
+    for (const o of list) {
+      if (!/^https?:\/\/[^/\s]+$/.test(o)) {
+        throw optionsError(
+          `${r.label} must be "*" or an origin like https://example.com (got ${JSON.stringify(o)})`,
+        );
+      }
+    }
+    return list;
+  }
+
+  alg(name: string): JwtAlgorithm | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    const v = String(r.value).trim();
+    if (!ALGORITHMS.includes(v)) {
+      throw optionsError(`${r.label} must be one of ${ALGORITHMS.join(", ")} (got ${JSON.stringify(v)})`);
+    }
+    return v as JwtAlgorithm;
+  }
+
+  /** Never echoes the value: a Redis URL may carry a password. */
+  redisUrl(name: string): string | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    let ok = false;
+    try {
+      const u = new URL(String(r.value));
+      ok = (u.protocol === "redis:" || u.protocol === "rediss:") && u.hostname !== "";
+    } catch {}
+    if (!ok) throw optionsError(`${r.label} must be a URL like redis://127.0.0.1:6379/0`);
+    return String(r.value);
+  }
+}

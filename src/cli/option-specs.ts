@@ -1,0 +1,285 @@
+/**
+ * Every command-line option, described once: name, environment variables, default and help. Parsing
+ * (args.ts), `--help` (help.ts) and the docs test all read this table.
+ * @module
+ */
+import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from "../auth/keys.js";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const ALGORITHMS: readonly string[] = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS];
+
+export interface OptionSpec {
+  readonly name: string;
+  /** Heading in --help. */
+  readonly group: Group;
+  readonly short?: string;
+  /** Placeholder shown in help; absent for switches. */
+  readonly arg?: string;
+  readonly multiple?: boolean;
+  /** Environment variables read when the flag is absent, first set wins. */
+  readonly env?: readonly string[];
+  readonly default?: string;
+  readonly help: string;
+}
+
+export type Group =
+  | "Server"
+  | "Demo"
+  | "Broker"
+  | "Logging and metrics"
+  | "Scaling"
+  | "Mercure hub"
+  | "Other";
+
+/** Every option, in help order. */
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    name: "port",
+    group: "Server",
+    short: "p",
+    arg: "N",
+    env: ["SSE_BROKER_PORT", "PORT"],
+    default: "8080",
+    help: "TCP port to listen on (0 = any free port)",
+  },
+  {
+    name: "host",
+    group: "Server",
+    arg: "ADDR",
+    env: ["SSE_BROKER_HOST", "HOST"],
+    default: "all interfaces",
+    help: "address to listen on, e.g. 127.0.0.1",
+  },
+  {
+    name: "no-demo",
+    group: "Demo",
+    env: ["SSE_BROKER_DEMO"],
+    help: "no demo: no time producer, no page or stream on GET /",
+  },
+  {
+    name: "demo-interval-ms",
+    group: "Demo",
+    arg: "MS",
+    env: ["SSE_BROKER_DEMO_INTERVAL_MS"],
+    default: "2000",
+    help: "period of the demo producer's time events",
+  },
+  {
+    name: "publish-token",
+    group: "Broker",
+    arg: "TOKEN",
+    env: ["SSE_BROKER_PUBLISH_TOKEN"],
+    default: "none: publish from loopback only",
+    help: "bearer token required by POST /publish (prefer the env var: argv is visible to other users)",
+  },
+  {
+    name: "cors-origin",
+    group: "Broker",
+    arg: "ORIGIN",
+    multiple: true,
+    env: ["SSE_BROKER_CORS_ORIGIN", "MERCURE_CORS_ORIGINS"],
+    default: "*",
+    help: "allowed origin (streams, publish, Mercure); repeat for several; 'none' = no CORS headers",
+  },
+  {
+    name: "heartbeat-ms",
+    group: "Broker",
+    arg: "MS",
+    env: ["SSE_BROKER_HEARTBEAT_MS"],
+    default: "15000",
+    help: "interval of heartbeat comments on every stream (0 = off)",
+  },
+  {
+    name: "retry-ms",
+    group: "Broker",
+    arg: "MS",
+    env: ["SSE_BROKER_RETRY_MS"],
+    default: "none",
+    help: "reconnection delay sent to clients as 'retry:' when a stream opens",
+  },
+  {
+    name: "max-buffered-bytes",
+    group: "Broker",
+    arg: "BYTES",
+    env: ["SSE_BROKER_MAX_BUFFERED_BYTES"],
+    default: "1048576",
+    help: "pending output after which a slow subscriber is disconnected (it resumes with Last-Event-ID)",
+  },
+  {
+    name: "history-size",
+    group: "Broker",
+    arg: "N",
+    env: ["SSE_BROKER_HISTORY_SIZE"],
+    default: "1000",
+    help: "events kept per topic for Last-Event-ID resume (0 = none)",
+  },
+  {
+    name: "history-bytes",
+    group: "Broker",
+    arg: "BYTES",
+    env: ["SSE_BROKER_HISTORY_BYTES"],
+    default: "4194304",
+    help: "encoded bytes kept per topic",
+  },
+  {
+    name: "history-topics",
+    group: "Broker",
+    arg: "N",
+    env: ["SSE_BROKER_HISTORY_TOPICS"],
+    default: "10000",
+    help: "topics with kept history; past it the least recently published topic's history goes",
+  },
+  {
+    name: "max-body-bytes",
+    group: "Broker",
+    arg: "BYTES",
+    env: ["SSE_BROKER_MAX_BODY_BYTES"],
+    default: "1048576",
+    help: "largest accepted publish request body",
+  },
+  {
+    name: "log-level",
+    group: "Logging and metrics",
+    arg: "LEVEL",
+    env: ["SSE_BROKER_LOG_LEVEL", "LOG_LEVEL"],
+    default: "info",
+    help: `one of ${LOG_LEVELS.join(", ")}`,
+  },
+  {
+    name: "no-metrics",
+    group: "Logging and metrics",
+    env: ["SSE_BROKER_METRICS"],
+    help: "do not serve GET /metrics",
+  },
+  {
+    name: "redis",
+    group: "Scaling",
+    arg: "URL",
+    env: ["SSE_BROKER_REDIS_URL", "REDIS_URL"],
+    default: "none: in-memory, one process",
+    help: "Redis backplane, e.g. redis://127.0.0.1:6379/0, shared by every broker process",
+  },
+  {
+    name: "redis-prefix",
+    group: "Scaling",
+    arg: "PREFIX",
+    env: ["SSE_BROKER_REDIS_PREFIX"],
+    default: "sse-broker:",
+    help: "prefix of the backplane's Redis keys",
+  },
+  {
+    name: "workers",
+    group: "Scaling",
+    arg: "N",
+    env: ["SSE_BROKER_WORKERS"],
+    default: "1",
+    help: "processes sharing the port (node:cluster); more than 1 needs --redis",
+  },
+  ...mercureOptions(),
+  { name: "help", group: "Other", short: "h", help: "print this help and exit" },
+  { name: "version", group: "Other", short: "v", help: "print the version and exit" },
+];
+
+/** Names and env vars of the reference hub (dunglas/mercure), so its configuration carries over. */
+function mercureOptions(): OptionSpec[] {
+  const group = "Mercure hub";
+  const keys = (role: "" | "publisher-" | "subscriber-", who: string): OptionSpec[] => {
+    const ENV = `MERCURE_${role.replace("-", "_").toUpperCase()}`;
+    return [
+      {
+        name: `${role}jwt-key`,
+        group,
+        arg: "KEY",
+        env: [`${ENV}JWT_KEY`],
+        help: `${who} JWT key: HS* secret or PEM public key/certificate (prefer the env var)`,
+      },
+      {
+        name: `${role}jwt-key-file`,
+        group,
+        arg: "FILE",
+        env: [`${ENV}JWT_KEY_FILE`],
+        help: `file holding the ${who} JWT key`,
+      },
+      {
+        name: `${role}jwt-alg`,
+        group,
+        arg: "ALG",
+        env: [`${ENV}JWT_ALG`],
+        default: role === "" ? "HS256" : "same as --jwt-alg",
+        help: role === "" ? `${who} JWT algorithm: ${ALGORITHMS.join(", ")}` : `${who} JWT algorithm`,
+      },
+    ];
+  };
+  return [
+    ...keys("", "publishers' and subscribers'"),
+    ...keys("publisher-", "publishers'"),
+    ...keys("subscriber-", "subscribers'"),
+    {
+      name: "jwks-url",
+      group,
+      arg: "URL",
+      env: ["MERCURE_JWKS_URL"],
+      help: "JWKS URL for publishers' and subscribers' keys, instead of a key",
+    },
+    {
+      name: "publisher-jwks-url",
+      group,
+      arg: "URL",
+      env: ["MERCURE_PUBLISHER_JWKS_URL"],
+      help: "JWKS URL for publishers' keys",
+    },
+    {
+      name: "subscriber-jwks-url",
+      group,
+      arg: "URL",
+      env: ["MERCURE_SUBSCRIBER_JWKS_URL"],
+      help: "JWKS URL for subscribers' keys",
+    },
+    {
+      name: "anonymous",
+      group,
+      env: ["MERCURE_ANONYMOUS"],
+      help: "let subscribers connect without a token (they never get private updates)",
+    },
+    {
+      name: "publish-origin",
+      group,
+      arg: "ORIGIN",
+      multiple: true,
+      env: ["MERCURE_PUBLISH_ORIGINS"],
+      default: "none",
+      help: "origin allowed to publish from a browser; repeat for several; * = any",
+    },
+    {
+      name: "subscriptions",
+      group,
+      env: ["MERCURE_SUBSCRIPTIONS"],
+      help: "publish subscription events and serve the subscriptions API",
+    },
+    {
+      name: "cookie-name",
+      group,
+      arg: "NAME",
+      env: ["MERCURE_COOKIE_NAME"],
+      default: "mercureAuthorization",
+      help: "cookie carrying the subscriber's or publisher's token",
+    },
+    {
+      name: "hub-url",
+      group,
+      arg: "URL",
+      env: ["MERCURE_HUB_URL"],
+      default: "/.well-known/mercure",
+      help: "hub URL advertised in Link headers (e.g. the public URL behind a proxy)",
+    },
+  ];
+}
+
+/** The spec of `name`; a missing one is a bug in the caller, not user input. */
+export function spec(name: string): OptionSpec {
+  const s = OPTIONS.find((o) => o.name === name);
+  if (s === undefined) throw new Error(`no option spec for ${name}`);
+  return s;
+}

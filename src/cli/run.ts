@@ -1,0 +1,63 @@
+/**
+ * One broker process: logger, transport, server, signals. The single-process CLI and every cluster worker
+ * run this.
+ * @module
+ */
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { Transport } from "../transport/transport.js";
+import type { CliConfig } from "./args.js";
+import { createLogger } from "./logger.js";
+import { type RunningServer, startServer } from "./server.js";
+import { exitOnSignals } from "./signals.js";
+
+export interface RunOptions {
+  /** Cluster workers other than the first leave the demo producer to it. Defaults to `config.demo`. */
+  demoProducer?: boolean;
+}
+
+/** Starts serving and returns once listening; exits the process on SIGINT/SIGTERM. */
+export async function runServer(config: CliConfig, options: RunOptions = {}): Promise<RunningServer> {
+  const logger = createLogger({ level: config.logLevel });
+  const transport = await createTransport(config, logger);
+  const running = await startServer({
+    config,
+    logger,
+    demoProducer: options.demoProducer ?? config.demo,
+    ...(transport === undefined ? {} : { transport }),
+  });
+  const stop = exitOnSignals(() => running.close(), logger);
+  // A cluster primary asks its workers to stop by message: Ctrl-C already signalled them all (same
+  // process group), and a forwarded signal would count as the second one.
+  if (process.send !== undefined) {
+    process.on("message", (m: unknown) => {
+      if ((m as { type?: unknown } | null)?.type === SHUTDOWN_MESSAGE) stop("primary");
+    });
+  }
+  logger.info(
+    {
+      url: running.url,
+      port: running.port,
+      address: (running.server.address() as AddressInfo).address,
+      demo: config.demo,
+      demoProducer: options.demoProducer ?? config.demo,
+      publish: config.publishToken === null ? "loopback only" : "bearer token",
+      transport: transport === undefined ? "memory" : "redis",
+      mercure: config.mercure !== null,
+    },
+    `Listening on ${running.url}`,
+  );
+  return running;
+}
+
+export const SHUTDOWN_MESSAGE = "sse-broker:shutdown";
+
+/**
+ * Several processes (cluster workers, or brokers on several machines) see each other's events only
+ * through a shared backplane. Loaded on demand: single-process runs never load ioredis.
+ */
+async function createTransport(config: CliConfig, logger: Logger): Promise<Transport | undefined> {
+  if (config.redisUrl === null) return undefined;
+  const { createRedisTransport } = await import("../transport/redis.js");
+  return createRedisTransport({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
+}

@@ -1,0 +1,154 @@
+/**
+ * Starts and stops the standalone server: broker + `node:http` server + demo producer. Used by the CLI,
+ * by cluster workers and by tests.
+ * @module
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { optionsError, SseBrokerError } from "../errors.js";
+import type { RouteHandler } from "../http/handler.js";
+import { createBroker, type SseBroker } from "../index.js";
+import type { Transport } from "../transport/transport.js";
+import type { CliConfig } from "./args.js";
+import { type DemoProducer, startDemo } from "./demo.js";
+
+/**
+ * Server timeouts, chosen for long-lived streams. None of them can end an open stream: a stream's request
+ * is complete once its headers are in, and the stream sets its socket's idle timeout to 0.
+ */
+const HTTP_TIMEOUTS = {
+  // Whole request (headers + body) must arrive within this: bounds slow publish uploads (Slowloris).
+  requestTimeout: 60_000,
+  headersTimeout: 20_000,
+  // Longer than common load-balancer idle timeouts (60 s) so a balancer never reuses a connection we
+  // just closed under it.
+  keepAliveTimeout: 65_000,
+} as const;
+
+/** After the broker ended every stream, how long peers get to close their side before we cut them. */
+const CLOSE_GRACE_MS = 2_500;
+
+export interface StartOptions {
+  config: CliConfig;
+  logger: Logger;
+  /** Run the demo producer (cluster: only one worker does). Defaults to `config.demo`. */
+  demoProducer?: boolean;
+  /** Defaults to in-memory. */
+  transport?: Transport;
+  /** Extra routes, tried after the Mercure hub (when configured) and before the built-in ones. */
+  routes?: readonly RouteHandler[];
+}
+
+export interface RunningServer {
+  readonly server: Server;
+  readonly broker: SseBroker;
+  readonly port: number;
+  /** e.g. `http://localhost:8080/` */
+  readonly url: string;
+  /** Stops accepting, ends every stream cleanly, closes connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A listen failure worth one line to the user (port in use, no permission, unknown host). */
+export class ListenError extends Error {
+  override readonly name = "ListenError";
+}
+
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { config, logger } = options;
+  let broker: SseBroker;
+  try {
+    broker = createBroker({
+      heartbeatMs: config.heartbeatMs,
+      maxBufferedBytes: config.maxBufferedBytes,
+      historyLimit: config.historyLimit,
+      historyMaxBytes: config.historyMaxBytes,
+      historyMaxTopics: config.historyMaxTopics,
+      retryMs: config.retryMs,
+      maxBodyBytes: config.maxBodyBytes,
+      corsOrigins: config.corsOrigins,
+      publishToken: config.publishToken,
+      demoRoutes: config.demo,
+      logger,
+      metrics: config.metrics,
+      ...(options.transport === undefined ? {} : { transport: options.transport }),
+      ...(options.routes === undefined ? {} : { routes: options.routes }),
+      ...(config.mercure === null ? {} : { mercure: config.mercure }),
+    });
+  } catch (err) {
+    // Broker options were validated with the flags, so what fails here is the hub's keys: say so.
+    if (err instanceof SseBrokerError && config.mercure !== null)
+      throw optionsError(`Mercure hub: ${err.message}`);
+    throw err;
+  }
+  const server = createServer(HTTP_TIMEOUTS, broker.handler);
+  // No inactivity timeout on sockets (the default, said explicitly: streams are idle by design).
+  server.timeout = 0;
+  try {
+    await listen(server, config.port, config.host);
+    await broker.ready();
+  } catch (err) {
+    server.close();
+    await broker.close().catch(() => {});
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${displayHost(config.host)}:${port}/`;
+
+  let demo: DemoProducer | null = null;
+  if (options.demoProducer ?? config.demo) {
+    demo = startDemo(broker, { intervalMs: config.demoIntervalMs, logger });
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      demo?.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await broker.close();
+      server.closeIdleConnections();
+      const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      grace.unref();
+      await closed;
+      clearTimeout(grace);
+    })();
+    return closing;
+  };
+  return { server, broker, port, url, close };
+}
+
+function listen(server: Server, port: number, host: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => reject(listenError(err, port, host));
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+function listenError(err: NodeJS.ErrnoException, port: number, host: string | undefined): Error {
+  const where = host === undefined ? `port ${port}` : `${host}:${port}`;
+  switch (err.code) {
+    case "EADDRINUSE":
+      return new ListenError(`cannot listen on ${where}: address already in use (EADDRINUSE)`);
+    case "EACCES":
+      return new ListenError(`cannot listen on ${where}: permission denied (EACCES)`);
+    case "EADDRNOTAVAIL":
+      return new ListenError(
+        `cannot listen on ${where}: address not available on this machine (EADDRNOTAVAIL)`,
+      );
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new ListenError(`cannot listen on ${where}: unknown host (${err.code})`);
+    default:
+      return new ListenError(`cannot listen on ${where}: ${err.message}`);
+  }
+}
+
+function displayHost(host: string | undefined): string {
+  if (host === undefined || host === "0.0.0.0" || host === "::") return "localhost";
+  return host.includes(":") ? `[${host}]` : host;
+}

@@ -1,0 +1,361 @@
+/**
+ * src/cli/args.ts is pure: argv + env in, config or a one-line error out. Tested without processes.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { type CliConfig, parseCli } from "../../src/cli/args.js";
+import { helpText } from "../../src/cli/help.js";
+import { OPTIONS } from "../../src/cli/option-specs.js";
+import { SseBrokerError } from "../../src/errors.js";
+
+function config(argv: string[], env: Record<string, string> = {}): CliConfig {
+  const c = parseCli(argv, env);
+  assert.equal(c.kind, "run");
+  return (c as { config: CliConfig }).config;
+}
+
+function errorOf(argv: string[], env: Record<string, string> = {}): string {
+  try {
+    parseCli(argv, env);
+  } catch (err) {
+    assert.ok(err instanceof SseBrokerError);
+    assert.equal(err.code, "SSEB_ERR_OPTIONS_INVALID");
+    assert.ok(!err.message.includes("\n"), `one line: ${err.message}`);
+    return err.message;
+  }
+  assert.fail(`expected ${JSON.stringify(argv)} to be refused`);
+}
+
+describe("defaults", () => {
+  it("matches the Go original: port 8080, all interfaces, demo every 2 s", () => {
+    assert.deepEqual(config([]), {
+      port: 8080,
+      host: undefined,
+      demo: true,
+      demoIntervalMs: 2000,
+      publishToken: null,
+      corsOrigins: "*",
+      heartbeatMs: 15_000,
+      retryMs: null,
+      maxBufferedBytes: 1_048_576,
+      historyLimit: 1000,
+      historyMaxBytes: 4_194_304,
+      historyMaxTopics: 10_000,
+      maxBodyBytes: 1_048_576,
+      logLevel: "info",
+      metrics: true,
+      redisUrl: null,
+      redisPrefix: "sse-broker:",
+      workers: 1,
+      mercure: null,
+    });
+  });
+});
+
+describe("flags", () => {
+  it("reads every flag", () => {
+    const c = config([
+      "--port=9000",
+      "--host",
+      "127.0.0.1",
+      "--no-demo",
+      "--demo-interval-ms",
+      "500",
+      "--publish-token",
+      "s3cret",
+      "--cors-origin",
+      "https://a.example",
+      "--cors-origin",
+      "http://b.example:8080",
+      "--heartbeat-ms",
+      "0",
+      "--retry-ms",
+      "3000",
+      "--max-buffered-bytes",
+      "2048",
+      "--history-size",
+      "0",
+      "--history-bytes",
+      "0",
+      "--history-topics",
+      "50",
+      "--max-body-bytes",
+      "100",
+      "--log-level",
+      "debug",
+      "--no-metrics",
+      "--redis",
+      "redis://127.0.0.1:6379/1",
+      "--redis-prefix",
+      "x:",
+      "--workers",
+      "3",
+    ]);
+    assert.deepEqual(c, {
+      port: 9000,
+      host: "127.0.0.1",
+      demo: false,
+      demoIntervalMs: 500,
+      publishToken: "s3cret",
+      corsOrigins: ["https://a.example", "http://b.example:8080"],
+      heartbeatMs: null,
+      retryMs: 3000,
+      maxBufferedBytes: 2048,
+      historyLimit: 0,
+      historyMaxBytes: 0,
+      historyMaxTopics: 50,
+      maxBodyBytes: 100,
+      logLevel: "debug",
+      metrics: false,
+      redisUrl: "redis://127.0.0.1:6379/1",
+      redisPrefix: "x:",
+      workers: 3,
+      mercure: null,
+    });
+  });
+
+  it("takes -p, -h and -v", () => {
+    assert.equal(config(["-p", "1234"]).port, 1234);
+    assert.deepEqual(parseCli(["-h"], {}), { kind: "help" });
+    assert.deepEqual(parseCli(["--version"], {}), { kind: "version" });
+  });
+
+  it("maps --cors-origin none to no CORS, and * anywhere to any origin", () => {
+    assert.equal(config(["--cors-origin", "none"]).corsOrigins, null);
+    assert.equal(config(["--cors-origin", "https://a.example", "--cors-origin", "*"]).corsOrigins, "*");
+  });
+});
+
+describe("environment", () => {
+  it("reads PORT and HOST like most hosting platforms set them", () => {
+    const c = config([], { PORT: "3000", HOST: "127.0.0.1" });
+    assert.equal(c.port, 3000);
+    assert.equal(c.host, "127.0.0.1");
+  });
+
+  it("prefers flags over SSE_BROKER_* over PORT/HOST/REDIS_URL", () => {
+    assert.equal(config([], { PORT: "3000", SSE_BROKER_PORT: "4000" }).port, 4000);
+    assert.equal(config(["--port", "5000"], { PORT: "3000", SSE_BROKER_PORT: "4000" }).port, 5000);
+    assert.equal(
+      config([], { REDIS_URL: "redis://a:1", SSE_BROKER_REDIS_URL: "redis://b:2" }).redisUrl,
+      "redis://b:2",
+    );
+  });
+
+  it("reads every SSE_BROKER_* variable", () => {
+    const c = config([], {
+      SSE_BROKER_PORT: "1",
+      SSE_BROKER_HOST: "::1",
+      SSE_BROKER_DEMO: "false",
+      SSE_BROKER_DEMO_INTERVAL_MS: "100",
+      SSE_BROKER_PUBLISH_TOKEN: "t",
+      SSE_BROKER_CORS_ORIGIN: "https://a.example, https://b.example",
+      SSE_BROKER_HEARTBEAT_MS: "1000",
+      SSE_BROKER_RETRY_MS: "0",
+      SSE_BROKER_MAX_BUFFERED_BYTES: "10",
+      SSE_BROKER_HISTORY_SIZE: "5",
+      SSE_BROKER_HISTORY_BYTES: "50",
+      SSE_BROKER_HISTORY_TOPICS: "7",
+      SSE_BROKER_MAX_BODY_BYTES: "20",
+      SSE_BROKER_LOG_LEVEL: "WARN",
+      SSE_BROKER_METRICS: "off",
+      SSE_BROKER_REDIS_URL: "rediss://h:6380",
+      SSE_BROKER_REDIS_PREFIX: "p:",
+      SSE_BROKER_WORKERS: "2",
+    });
+    assert.deepEqual(c, {
+      port: 1,
+      host: "::1",
+      demo: false,
+      demoIntervalMs: 100,
+      publishToken: "t",
+      corsOrigins: ["https://a.example", "https://b.example"],
+      heartbeatMs: 1000,
+      retryMs: 0,
+      maxBufferedBytes: 10,
+      historyLimit: 5,
+      historyMaxBytes: 50,
+      historyMaxTopics: 7,
+      maxBodyBytes: 20,
+      logLevel: "warn",
+      metrics: false,
+      redisUrl: "rediss://h:6380",
+      redisPrefix: "p:",
+      workers: 2,
+      mercure: null,
+    });
+  });
+
+  it("ignores empty variables (compose files leave those)", () => {
+    assert.equal(config([], { PORT: "", SSE_BROKER_PORT: "" }).port, 8080);
+  });
+
+  it("lets a switch's flag win over its env var", () => {
+    assert.equal(config(["--no-demo"], { SSE_BROKER_DEMO: "true" }).demo, false);
+    assert.equal(config([], { SSE_BROKER_DEMO: "1" }).demo, true);
+  });
+});
+
+describe("bad configuration", () => {
+  const table: [argv: string[], env: Record<string, string>, message: string][] = [
+    [["--port", "abc"], {}, '--port must be an integer between 0 and 65535 (got "abc")'],
+    [["--port", "70000"], {}, '--port must be an integer between 0 and 65535 (got "70000")'],
+    [["--port", "80.5"], {}, '--port must be an integer between 0 and 65535 (got "80.5")'],
+    [["--port", "1e3"], {}, '--port must be an integer between 0 and 65535 (got "1e3")'],
+    [[], { PORT: "http" }, 'PORT must be an integer between 0 and 65535 (got "http")'],
+    [["--history-size", "-5"], {}, '--history-size must be an integer >= 0 (got "-5")'],
+    [["--retry-ms", "-1"], {}, '--retry-ms must be an integer >= 0 (got "-1")'],
+    [["--retry-ms=-1"], {}, '--retry-ms must be an integer >= 0 (got "-1")'],
+    [["--max-buffered-bytes", "0"], {}, '--max-buffered-bytes must be an integer >= 1 (got "0")'],
+    [["--heartbeat-ms", "-1"], {}, '--heartbeat-ms must be an integer >= 0 (got "-1")'],
+    [["--foo"], {}, "unknown option --foo (see --help)"],
+    [["serve"], {}, 'unexpected argument "serve" (see --help)'],
+    [["--port"], {}, "--port needs a value"],
+    [
+      ["--port", "--no-demo"],
+      {},
+      '--port needs a value (write --port=<value> for a value starting with "-")',
+    ],
+    [["--no-demo=yes"], {}, "--no-demo does not take a value"],
+    [
+      ["--log-level", "loud"],
+      {},
+      '--log-level must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+    ],
+    [[], { SSE_BROKER_DEMO: "maybe" }, 'SSE_BROKER_DEMO must be true or false (got "maybe")'],
+    [
+      ["--cors-origin", "example.com"],
+      {},
+      '--cors-origin must be "*", "none" or an origin like https://example.com (got "example.com")',
+    ],
+    [["--workers", "0"], {}, '--workers must be an integer between 1 and 256 (got "0")'],
+    [["--publish-token="], {}, "--publish-token must not be empty"],
+  ];
+  for (const [argv, env, message] of table) {
+    it(`refuses ${JSON.stringify(argv)} ${JSON.stringify(env)}`, () => {
+      assert.equal(errorOf(argv, env), message);
+    });
+  }
+
+  it("refuses --workers > 1 without a backplane", () => {
+    assert.match(errorOf(["--workers", "2"]), /^--workers 2 needs --redis <url>/);
+  });
+
+  it("never echoes a Redis URL, which may hold a password", () => {
+    const message = errorOf(["--redis", "http://:hunter2@host"]);
+    assert.equal(message, "--redis must be a URL like redis://127.0.0.1:6379/0");
+  });
+});
+
+describe("Mercure hub options", () => {
+  it("is off without a key", () => {
+    assert.equal(config([]).mercure, null);
+  });
+
+  it("reads the reference hub's flags", () => {
+    const c = config([
+      "--publisher-jwt-key",
+      "pub",
+      "--publisher-jwt-alg",
+      "HS512",
+      "--subscriber-jwt-key-file",
+      "/keys/sub.pem",
+      "--subscriber-jwt-alg",
+      "RS256",
+      "--anonymous",
+      "--subscriptions",
+      "--publish-origin",
+      "https://admin.example",
+      "--cors-origin",
+      "https://app.example",
+    ]);
+    assert.deepEqual(c.mercure, {
+      publisherJwtKey: "pub",
+      publisherJwtAlg: "HS512",
+      subscriberJwtKeyFile: "/keys/sub.pem",
+      subscriberJwtAlg: "RS256",
+      anonymous: true,
+      subscriptions: true,
+      corsOrigins: ["https://app.example"],
+      publishOrigins: ["https://admin.example"],
+    });
+  });
+
+  it("reads MERCURE_* variables (origins separated by spaces or commas)", () => {
+    const c = config([], {
+      MERCURE_JWT_KEY: "k",
+      MERCURE_JWT_ALG: "HS384",
+      MERCURE_ANONYMOUS: "true",
+      MERCURE_PUBLISH_ORIGINS: "https://a.example https://b.example",
+      MERCURE_CORS_ORIGINS: "https://c.example,https://d.example",
+      MERCURE_SUBSCRIPTIONS: "0",
+    });
+    assert.deepEqual(c.mercure, {
+      jwtKey: "k",
+      jwtAlg: "HS384",
+      anonymous: true,
+      subscriptions: false,
+      corsOrigins: ["https://c.example", "https://d.example"],
+      publishOrigins: ["https://a.example", "https://b.example"],
+    });
+    assert.deepEqual(c.corsOrigins, ["https://c.example", "https://d.example"]);
+  });
+
+  it("takes per-role JWKS URLs, the cookie name and the advertised hub URL", () => {
+    const c = config([
+      "--publisher-jwks-url",
+      "https://idp.example/p.json",
+      "--subscriber-jwks-url",
+      "https://idp.example/s.json",
+      "--cookie-name",
+      "auth",
+      "--hub-url",
+      "https://hub.example/.well-known/mercure",
+    ]);
+    assert.deepEqual(c.mercure, {
+      publisherJwksUrl: "https://idp.example/p.json",
+      subscriberJwksUrl: "https://idp.example/s.json",
+      anonymous: false,
+      subscriptions: false,
+      corsOrigins: "*",
+      cookieName: "auth",
+      hubUrl: "https://hub.example/.well-known/mercure",
+    });
+    assert.match(errorOf(["--hub-url", "/hub"]), /^--hub-url configures the Mercure hub/);
+  });
+
+  it("takes a JWKS URL as the key", () => {
+    assert.equal(
+      config(["--jwks-url", "https://idp.example/jwks.json"]).mercure?.jwksUrl,
+      "https://idp.example/jwks.json",
+    );
+  });
+
+  it("refuses hub flags without a key, and unknown algorithms", () => {
+    assert.match(errorOf(["--anonymous"]), /^--anonymous configures the Mercure hub, which needs a key/);
+    assert.match(errorOf(["--jwt-alg", "HS256"]), /^--jwt-alg configures the Mercure hub/);
+    assert.match(
+      errorOf(["--jwt-key", "k", "--jwt-alg", "none"]),
+      /^--jwt-alg must be one of HS256, .* \(got "none"\)$/,
+    );
+    assert.match(
+      errorOf(["--jwt-key", "k", "--publish-origin", "nope"]),
+      /^--publish-origin must be "\*" or an origin/,
+    );
+  });
+
+  it("never echoes a key in an error", () => {
+    assert.equal(errorOf(["--jwt-key="]), "--jwt-key must not be empty");
+  });
+});
+
+describe("--help", () => {
+  it("lists every option with its default and environment variables", () => {
+    const text = helpText("1.2.3");
+    for (const o of OPTIONS) {
+      assert.ok(text.includes(`--${o.name}`), o.name);
+      if (o.default !== undefined) assert.ok(text.includes(`default: ${o.default}`), `${o.name} default`);
+      for (const e of o.env ?? []) assert.ok(text.includes(e), `${o.name} env ${e}`);
+    }
+  });
+});
