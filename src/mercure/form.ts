@@ -15,13 +15,14 @@ function invalid(message: string): SseBrokerError {
   return new SseBrokerError("SSEB_ERR_REQUEST_INVALID", message, { statusCode: 400 });
 }
 
-/** Throws 415 unless the body is a form in UTF-8 (a `charset` parameter is accepted if it says so). */
+/**
+ * Throws 400 unless the body is a form in UTF-8 (a `charset` parameter is accepted if it says so). 400,
+ * not 415, as the reference hub answers (it finds no topic in a body it does not parse).
+ */
 export function assertFormContentType(req: IncomingMessage): void {
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(req.headers["content-type"] ?? "")?.[1];
   if (mediaType(req) !== FORM || (charset !== undefined && !/^utf-?8$/i.test(charset))) {
-    throw new SseBrokerError("SSEB_ERR_MEDIA_TYPE_UNSUPPORTED", `Content-Type must be ${FORM} (UTF-8)`, {
-      statusCode: 415,
-    });
+    throw invalid(`Content-Type must be ${FORM} (UTF-8)`);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * `POST /.well-known/mercure`: authorize (401 without a valid publisher token), parse the form (400/415),
+ * `POST /.well-known/mercure`: authorize (401 without a valid publisher token), parse the form (400),
  * check every topic against `mercure.publish` (403), publish, answer the id as text.
  * @module
  */
