@@ -1,10 +1,12 @@
 #!/bin/sh
-# Installs the system packages the test suite drives for real: redis-server (backplane tests) and Debian's
-# chromium (browser tests). Only installs what is missing; needs root (or sudo) to install.
+# Installs the system packages the test suite drives for real: redis-server (backplane tests), Debian's
+# chromium (browser tests) and openssl (TLS test certificates). Only installs what is missing; needs root (or sudo) to install.
 set -e
 missing=""
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing="$missing chromium"
+# openssl makes the certificates of the Redis TLS test.
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 [ -z "$missing" ] && exit 0
 echo "test setup: installing missing system packages:$missing"
 if [ "$(id -u)" = "0" ]; then

@@ -237,7 +237,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
   async prepare(opts: SubscribeOptions): Promise<PendingSubscription> {
     const id = opts.lastEventId;
     if (id !== undefined && id !== "earliest" && !this.#knows(id) && this.#transport.catchUp !== undefined) {
-      await this.#transport.catchUp();
+      try {
+        await this.#transport.catchUp();
+      } catch (err) {
+        // A non-200 answer makes EventSource give up for good: serve what this node has instead (the plan
+        // then says the replay may be incomplete: Last-Event-ID: earliest).
+        this.#log?.warn(
+          { err: (err as Error).message },
+          "Backplane catch-up failed; resuming from local history",
+        );
+      }
     }
     return this.subscribe(opts);
   }
