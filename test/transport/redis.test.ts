@@ -235,9 +235,7 @@ describe("Redis backplane", () => {
     const reader = /id=(\d+) .*name=lagging:reader/.exec(list)?.[1];
     assert.notEqual(reader, undefined, "A's reader connection is named");
     await admin.call("CLIENT", "KILL", "ID", reader ?? "");
-    await Promise.all(
-      Array.from({ length: 400 }, (_, n) => b.broker.publish({ topic: "t", data: `${n}` })),
-    );
+    await Promise.all(Array.from({ length: 400 }, (_, n) => b.broker.publish({ topic: "t", data: `${n}` })));
     await waitFor("the gap to be reported", () =>
       logger.lines.some((l) => l.level === "error" && l.msg?.includes("trimmed past this node") === true),
     );
