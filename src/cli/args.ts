@@ -33,6 +33,11 @@ export interface CliConfig {
   /** Redis backplane URL; `null` = single process, in-memory transport. */
   redisUrl: string | null;
   redisPrefix: string;
+  /**
+   * With `redisUrl` and Mercure subscriptions: TTL of this node's entries in the cluster-wide list of
+   * subscriptions. Absent = the registry's default (30 s).
+   */
+  subscriptionsTtlMs?: number;
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   workers: number;
   /** The Mercure hub on /.well-known/mercure; `null` = off (no JWT key configured). */
@@ -63,30 +68,37 @@ export function parseCli(
   }
   const heartbeatMs = src.int("heartbeat-ms", 0) ?? 15_000;
   const corsOrigins = src.origins("cors-origin");
-  return {
-    kind: "run",
-    config: {
-      port: src.int("port", 0, MAX_PORT) ?? 8080,
-      host: src.str("host"),
-      demo: !src.flag("no-demo"),
-      demoIntervalMs: src.int("demo-interval-ms", 1) ?? 2000,
-      publishToken: src.str("publish-token") ?? null,
-      corsOrigins,
-      heartbeatMs: heartbeatMs === 0 ? null : heartbeatMs,
-      retryMs: src.int("retry-ms", 0) ?? null,
-      maxBufferedBytes: src.int("max-buffered-bytes", 1) ?? 1_048_576,
-      historyLimit: src.int("history-size", 0) ?? 1000,
-      historyMaxBytes: src.int("history-bytes", 0) ?? 4_194_304,
-      historyMaxTopics: src.int("history-topics", 1) ?? 10_000,
-      maxBodyBytes: src.int("max-body-bytes", 1) ?? 1_048_576,
-      logLevel: src.logLevel("log-level") ?? "info",
-      metrics: !src.flag("no-metrics"),
-      redisUrl,
-      redisPrefix: src.str("redis-prefix") ?? "sse-broker:",
-      workers,
-      mercure: mercureConfig(src, corsOrigins),
-    },
+  const config: CliConfig = {
+    port: src.int("port", 0, MAX_PORT) ?? 8080,
+    host: src.str("host"),
+    demo: !src.flag("no-demo"),
+    demoIntervalMs: src.int("demo-interval-ms", 1) ?? 2000,
+    publishToken: src.str("publish-token") ?? null,
+    corsOrigins,
+    heartbeatMs: heartbeatMs === 0 ? null : heartbeatMs,
+    retryMs: src.int("retry-ms", 0) ?? null,
+    maxBufferedBytes: src.int("max-buffered-bytes", 1) ?? 1_048_576,
+    historyLimit: src.int("history-size", 0) ?? 1000,
+    historyMaxBytes: src.int("history-bytes", 0) ?? 4_194_304,
+    historyMaxTopics: src.int("history-topics", 1) ?? 10_000,
+    maxBodyBytes: src.int("max-body-bytes", 1) ?? 1_048_576,
+    logLevel: src.logLevel("log-level") ?? "info",
+    metrics: !src.flag("no-metrics"),
+    redisUrl,
+    redisPrefix: src.str("redis-prefix") ?? "sse-broker:",
+    workers,
+    mercure: mercureConfig(src, corsOrigins),
   };
+  const subscriptionsTtlMs = src.int("subscriptions-ttl-ms", 1_000);
+  if (subscriptionsTtlMs !== undefined) {
+    if (redisUrl === null || config.mercure?.subscriptions !== true) {
+      throw optionsError(
+        "--subscriptions-ttl-ms sets the cluster-wide subscriptions list: it needs --redis and --subscriptions",
+      );
+    }
+    config.subscriptionsTtlMs = subscriptionsTtlMs;
+  }
+  return { kind: "run", config };
 }
 
 /** The hub is on when a key (or JWKS) is given; its other flags alone are a mistake worth saying. */

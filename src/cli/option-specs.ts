@@ -170,6 +170,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "prefix of the backplane's Redis keys",
   },
   {
+    name: "subscriptions-ttl-ms",
+    group: "Scaling",
+    arg: "MS",
+    env: ["SSE_BROKER_SUBSCRIPTIONS_TTL_MS"],
+    default: "30000",
+    help: "with --redis and --subscriptions: how long a dead node's subscriptions stay listed",
+  },
+  {
     name: "workers",
     group: "Scaling",
     arg: "N",

@@ -5,6 +5,7 @@
  */
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import type { RedisSubscriptionRegistry } from "../mercure/redis-registry.js";
 import type { Transport } from "../transport/transport.js";
 import type { CliConfig } from "./args.js";
 import { createLogger } from "./logger.js";
@@ -20,13 +21,24 @@ export interface RunOptions {
 export async function runServer(config: CliConfig, options: RunOptions = {}): Promise<RunningServer> {
   const logger = createLogger({ level: config.logLevel });
   const transport = await createTransport(config, logger);
-  const running = await startServer({
-    config,
-    logger,
-    demoProducer: options.demoProducer ?? config.demo,
-    ...(transport === undefined ? {} : { transport }),
-  });
-  const stop = exitOnSignals(() => running.close(), logger);
+  const registry = await createRegistry(config, logger);
+  let running: RunningServer;
+  try {
+    running = await startServer({
+      config: registry === undefined ? config : { ...config, mercure: { ...config.mercure, registry } },
+      logger,
+      demoProducer: options.demoProducer ?? config.demo,
+      ...(transport === undefined ? {} : { transport }),
+    });
+  } catch (err) {
+    await registry?.close();
+    throw err;
+  }
+  // The broker's close ends every stream, then the registry removes this node's entries from Redis.
+  const stop = exitOnSignals(async () => {
+    await running.close();
+    await registry?.close();
+  }, logger);
   // A cluster primary asks its workers to stop by message: Ctrl-C already signalled them all (same
   // process group), and a forwarded signal would count as the second one.
   if (process.send !== undefined) {
@@ -44,6 +56,7 @@ export async function runServer(config: CliConfig, options: RunOptions = {}): Pr
       publish: config.publishToken === null ? "loopback only" : "bearer token",
       transport: transport === undefined ? "memory" : "redis",
       mercure: config.mercure !== null,
+      ...(registry === undefined ? {} : { subscriptionsNode: registry.nodeId }),
     },
     `Listening on ${running.url}`,
   );
@@ -60,4 +73,22 @@ async function createTransport(config: CliConfig, logger: Logger): Promise<Trans
   if (config.redisUrl === null) return undefined;
   const { createRedisTransport } = await import("../transport/redis.js");
   return createRedisTransport({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
+}
+
+/**
+ * With Redis and Mercure subscriptions, the subscriptions API lists every node's subscriptions: each node
+ * keeps its own in Redis under the transport's prefix. Loaded on demand, like the transport.
+ */
+async function createRegistry(
+  config: CliConfig,
+  logger: Logger,
+): Promise<RedisSubscriptionRegistry | undefined> {
+  if (config.redisUrl === null || config.mercure?.subscriptions !== true) return undefined;
+  const { createRedisSubscriptionRegistry } = await import("../mercure/redis-registry.js");
+  return createRedisSubscriptionRegistry({
+    url: config.redisUrl,
+    keyPrefix: config.redisPrefix,
+    logger,
+    ...(config.subscriptionsTtlMs === undefined ? {} : { ttlMs: config.subscriptionsTtlMs }),
+  });
 }

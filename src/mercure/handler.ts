@@ -14,7 +14,7 @@ import { publishSubscriptionEvents } from "./events.js";
 import { type MercureOptions, resolveMercureOptions } from "./options.js";
 import { HUB_PATH, SUBSCRIPTIONS_PATH } from "./paths.js";
 import { handlePublish } from "./publish.js";
-import { LocalSubscriptionRegistry } from "./registry.js";
+import { LocalSubscriptionRegistry, type SubscriptionRegistry } from "./registry.js";
 import { handleSubscribe } from "./subscribe.js";
 import { handleSubscriptionsApi } from "./subscriptions-api.js";
 
@@ -28,7 +28,11 @@ export type MercureHandler = RouteHandler & { close(): void };
 export function createMercureHandler(broker: Broker, options: MercureOptions = {}): MercureHandler {
   const o = resolveMercureOptions(options);
   const log = broker.options.logger;
-  const registry = o.subscriptions ? (o.registry ?? new LocalSubscriptionRegistry(broker)) : null;
+  const registry: SubscriptionRegistry | null = o.subscriptions
+    ? (o.registry ?? new LocalSubscriptionRegistry(broker))
+    : null;
+  // A registry keeping its own records (RedisSubscriptionRegistry) follows this broker's sessions.
+  registry?.attach?.(broker);
   const stopEvents = o.subscriptions ? publishSubscriptionEvents(broker, log) : () => {};
   const link = mercureLinkHeader(o.hubUrl);
 

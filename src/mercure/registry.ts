@@ -39,6 +39,8 @@ export interface SubscriptionFilter {
 export interface SubscriptionRegistry {
   /** Active subscriptions matching the filter. */
   list(filter: SubscriptionFilter): Promise<readonly SubscriptionDocument[]>;
+  /** Called once by the hub, for registries that keep their own records of the broker's sessions. */
+  attach?(broker: Broker): void;
 }
 
 export function subscriptionDocument(

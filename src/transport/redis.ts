@@ -372,3 +372,10 @@ function closedError(): SseBrokerError {
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+// The package's `sse-broker/redis` entry also carries the cluster-wide Mercure subscription registry.
+export {
+  createRedisSubscriptionRegistry,
+  RedisSubscriptionRegistry,
+  type RedisSubscriptionRegistryOptions,
+} from "../mercure/redis-registry.js";

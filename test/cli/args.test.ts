@@ -196,9 +196,25 @@ describe("environment", () => {
   });
 });
 
+describe("cluster-wide subscriptions", () => {
+  it("takes --subscriptions-ttl-ms with --redis and Mercure subscriptions", () => {
+    const c = config(
+      ["--redis", "redis://127.0.0.1:6379", "--subscriptions", "--subscriptions-ttl-ms", "5000"],
+      { MERCURE_JWT_KEY: "k".repeat(32) },
+    );
+    assert.equal(c.subscriptionsTtlMs, 5000);
+  });
+});
+
 describe("bad configuration", () => {
   const table: [argv: string[], env: Record<string, string>, message: string][] = [
     [["--port", "abc"], {}, '--port must be an integer between 0 and 65535 (got "abc")'],
+    [
+      ["--subscriptions-ttl-ms", "5000"],
+      {},
+      "--subscriptions-ttl-ms sets the cluster-wide subscriptions list: it needs --redis and --subscriptions",
+    ],
+    [["--subscriptions-ttl-ms", "10"], {}, '--subscriptions-ttl-ms must be an integer >= 1000 (got "10")'],
     [["--port", "70000"], {}, '--port must be an integer between 0 and 65535 (got "70000")'],
     [["--port", "80.5"], {}, '--port must be an integer between 0 and 65535 (got "80.5")'],
     [["--port", "1e3"], {}, '--port must be an integer between 0 and 65535 (got "1e3")'],

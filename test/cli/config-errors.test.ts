@@ -39,6 +39,7 @@ describe("--help and --version", () => {
       "--no-metrics",
       "--redis",
       "--redis-prefix",
+      "--subscriptions-ttl-ms",
       "--workers",
       "--jwt-key",
       "--jwt-key-file",
