@@ -4,16 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { chromiumSkipReason, type LaunchedBrowser, launchChromium } from "../helpers/browser.js";
+import { freePort, HOST } from "../helpers/net.js";
 
-const HOST = "127.0.0.1";
 const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const skip = chromiumSkipReason();
 
@@ -22,17 +20,6 @@ const running = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of running) child.kill("SIGKILL");
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, HOST);
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 interface BrokerProcess {
   readonly pid: number | undefined;

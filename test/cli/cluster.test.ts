@@ -5,16 +5,8 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import {
-  type CliProcess,
-  HOST,
-  type OpenStream,
-  openStream,
-  type Redis,
-  runCli,
-  startCli,
-  startRedis,
-} from "./helpers.js";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
+import { type CliProcess, HOST, type OpenStream, openStream, runCli, startCli } from "./helpers.js";
 
 function publish(port: number, topic: string, data: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -39,14 +31,14 @@ function publish(port: number, topic: string, data: string): Promise<number> {
 }
 
 describe("cluster mode with a Redis backplane", () => {
-  let redis: Redis;
+  let redis: RedisServer;
   let cli: (CliProcess & { port: number }) | undefined;
   before(async () => {
-    redis = await startRedis();
+    redis = await startRedisServer();
   });
   after(async () => {
     cli?.kill();
-    await redis.stop();
+    await redis.dispose();
   });
 
   it("shares the port, delivers across workers, runs one demo producer, stops on SIGTERM", async () => {

@@ -7,11 +7,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { type IncomingMessage, request } from "node:http";
-import { connect, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
 export const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
-export const HOST = "127.0.0.1";
+
+import { freePort, HOST } from "../helpers/net.js";
+
+export { freePort, HOST };
 
 if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
 
@@ -161,16 +163,6 @@ export async function runCli(
   return { code, stdout, stderr };
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, HOST);
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
 export interface OpenStream {
   readonly res: IncomingMessage;
   /** Raw text received so far. */
@@ -242,51 +234,5 @@ export function openStream(
       });
     });
     req.end();
-  });
-}
-
-export interface Redis {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-/** A throwaway `redis-server` on a free loopback port, no persistence; stopped by its PID. */
-export async function startRedis(): Promise<Redis> {
-  const port = await freePort();
-  const child = spawn(
-    "/usr/bin/redis-server",
-    ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
-    { stdio: "ignore" },
-  );
-  children.add(child);
-  const exited = once(child, "exit");
-  const deadline = Date.now() + 10_000;
-  while (!(await redisAnswers(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error("redis-server did not start");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return {
-    url: `redis://${HOST}:${port}`,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        process.kill(child.pid, "SIGKILL");
-        await exited;
-      }
-      children.delete(child);
-    },
-  };
-}
-
-function redisAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: HOST, port });
-    socket.setTimeout(500, () => socket.destroy());
-    socket.once("error", () => resolve(false));
-    socket.once("close", () => resolve(false));
-    socket.once("connect", () => socket.write("PING\r\n"));
-    socket.once("data", (d) => {
-      resolve(d.toString().startsWith("+PONG"));
-      socket.destroy();
-    });
   });
 }

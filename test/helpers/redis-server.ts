@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -19,9 +19,9 @@ import {
   type RedisTransport,
   type RedisTransportOptions,
 } from "../../src/transport/redis.js";
+import { freePort, HOST } from "./net.js";
 
 const REDIS_SERVER = "/usr/bin/redis-server";
-const HOST = "127.0.0.1";
 
 export interface RedisServerOptions {
   /** AOF persistence (`--appendonly yes`), so data survives `restart()`. Defaults to `false`. */
@@ -58,17 +58,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     cleanUp();
     process.kill(process.pid, signal);
   });
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, HOST);
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
 }
 
 /** Sends one inline command; returns the reply once `complete` says so (first line), or null on no answer. */
@@ -275,3 +264,5 @@ export function recordingLogger(): Logger & {
     };
   return { lines, info: at("info"), warn: at("warn"), error: at("error"), debug: at("debug") };
 }
+
+export { freePort } from "./net.js";
