@@ -9,6 +9,9 @@ import type { DeliveredUpdate } from "./update.js";
 /** What a session writes to: a net.Socket, a ServerResponse, an HTTP/2 stream, or any Writable. */
 export interface SessionSink {
   write(chunk: Buffer): boolean;
+  /** With uncork, turns several writes into one (writev on a socket). Optional. */
+  cork?(): void;
+  uncork?(): void;
   end(): unknown;
   destroy(): unknown;
   // biome-ignore lint/suspicious/noExplicitAny: matches the overloaded EventEmitter signatures of streams
@@ -36,6 +39,14 @@ export interface SessionInit {
 
 let nextSessionId = 1;
 
+/** Counters a flush adds to (the broker's stats). */
+export interface DeliveryStats {
+  eventsDelivered: number;
+  bytesDelivered: number;
+}
+
+const MAX_QUEUED_BYTES = 64 * 1024;
+
 export class Session {
   readonly id = nextSessionId++;
   readonly sink: SessionSink;
@@ -52,6 +63,9 @@ export class Session {
   #slack = 0;
   readonly #maxBufferedBytes: number;
   #onClose: ((s: Session) => void) | undefined;
+  /** Frames fanned out to this session in the current event-loop turn, written together by flush(). */
+  #queued: Buffer[] = [];
+  #queuedBytes = 0;
 
   constructor(init: SessionInit) {
     this.sink = init.sink;
@@ -68,8 +82,8 @@ export class Session {
   }
 
   /**
-   * Writes bytes now, never awaiting. Returns false when the session is (or just got) closed because its
-   * pending output passed the cap.
+   * Writes bytes now (heartbeats), never awaiting. Returns false when the session is (or just got) closed
+   * because its pending output passed the cap.
    */
   send(bytes: Buffer): boolean {
     if (this.closed) return false;
@@ -79,6 +93,54 @@ export class Session {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Queues an event frame for this turn's flush. Returns true when it is the first one queued since the
+   * last flush, so that the caller schedules this session once per turn. A queue reaching 64 KiB is written
+   * at once: the queue stays small and the cap keeps measuring what the socket really holds.
+   */
+  enqueue(frame: Buffer, stats: DeliveryStats): boolean {
+    if (this.closed) return false;
+    this.#queued.push(frame);
+    this.#queuedBytes += frame.length;
+    if (this.#queuedBytes >= MAX_QUEUED_BYTES) {
+      this.flush(stats);
+      return false; // already scheduled by its first frame
+    }
+    return this.#queued.length === 1;
+  }
+
+  /**
+   * Writes the frames queued this turn: one write, or one corked writev when events arrived together (a
+   * burst, a backplane batch), so deliveries cost fewer system calls than events. Drops the session when
+   * its pending output passes the cap. Adds what it wrote to `stats`.
+   */
+  flush(stats: DeliveryStats): void {
+    const queued = this.#queued;
+    if (queued.length === 0) return;
+    this.#queued = [];
+    this.#queuedBytes = 0;
+    if (this.closed) return;
+    let bytes = 0;
+    if (queued.length === 1) {
+      const frame = queued[0] as Buffer;
+      bytes = frame.length;
+      this.sink.write(frame);
+    } else {
+      this.sink.cork?.();
+      for (const frame of queued) {
+        bytes += frame.length;
+        this.sink.write(frame);
+      }
+      this.sink.uncork?.();
+    }
+    if (this.sink.writableLength > this.#maxBufferedBytes + this.#slack) {
+      this.close("slow");
+      return;
+    }
+    stats.eventsDelivered += queued.length;
+    stats.bytesDelivered += bytes;
   }
 
   /** Writes a history replay at once; the cap is relaxed by its size until the socket drains. */

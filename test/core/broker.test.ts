@@ -91,6 +91,48 @@ describe("Broker fan-out", () => {
   });
 });
 
+describe("Broker write coalescing", () => {
+  it("writes the events of one turn to a socket as one corked write, in order", async () => {
+    const b = broker();
+    const r = reader();
+    let corks = 0;
+    let writes = 0;
+    const sink = Object.assign(r.sink, {
+      cork: () => {
+        corks++;
+      },
+      uncork: () => {},
+    });
+    const write = sink.write.bind(sink);
+    sink.write = ((chunk: Buffer) => {
+      writes++;
+      return write(chunk);
+    }) as typeof sink.write;
+    b.subscribe({ selectors: ["a"] }).open(sink);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => b.publish({ topic: "a", data: `e${i}` })));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(corks, 1, "one cork/uncork pair for the burst");
+    assert.equal(writes, 5);
+    assert.deepEqual(
+      [...r.text().matchAll(/data:(e\d)/g)].map((m) => m[1]),
+      ["e0", "e1", "e2", "e3", "e4"],
+    );
+    assert.equal(b.stats.eventsDelivered, 5);
+  });
+
+  it("writes a single event without corking", async () => {
+    const b = broker();
+    const r = reader();
+    let corks = 0;
+    const sink = Object.assign(r.sink, { cork: () => corks++, uncork: () => {} });
+    b.subscribe({ selectors: ["a"] }).open(sink);
+    await b.publish({ topic: "a", data: "one" });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(corks, 0);
+    assert.match(r.text(), /data:one/);
+  });
+});
+
 describe("Broker slow subscribers", () => {
   it("drops a subscriber whose pending output passes the cap, without delaying the others", async () => {
     const b = broker({ maxBufferedBytes: 64 * 1024 });
