@@ -16,6 +16,13 @@ export interface BrokerOptions {
   heartbeatMs: number | null;
   /** A subscriber whose pending output passes this many bytes is disconnected. Defaults to 1 MiB. */
   maxBufferedBytes: number;
+  /**
+   * Longest time an event waits so that later ones share its write: 0 writes at the end of the current
+   * event-loop turn (no added latency; events arriving together still share one write); N > 0 flushes N ms
+   * after the first queued event, trading up to N ms of latency for fewer write system calls when events
+   * arrive faster than that. Defaults to `0`.
+   */
+  flushIntervalMs: number;
   /** Events retained per topic for Last-Event-ID resume; 0 = no history. Defaults to `1000`. */
   historyLimit: number;
   /** Encoded bytes retained per topic. Defaults to 4 MiB. */
@@ -45,6 +52,7 @@ const MiB = 1024 * 1024;
 export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   heartbeatMs: 15_000,
   maxBufferedBytes: MiB,
+  flushIntervalMs: 0,
   historyLimit: 1000,
   historyMaxBytes: 4 * MiB,
   historyMaxTopics: 10_000,
@@ -76,6 +84,7 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   }
   if (o.heartbeatMs !== null) intOption("heartbeatMs", o.heartbeatMs, 1);
   intOption("maxBufferedBytes", o.maxBufferedBytes, 1);
+  intOption("flushIntervalMs", o.flushIntervalMs, 0);
   intOption("historyLimit", o.historyLimit, 0);
   intOption("historyMaxBytes", o.historyMaxBytes, 0);
   intOption("historyMaxTopics", o.historyMaxTopics, 1);

@@ -24,6 +24,7 @@ export interface CliConfig {
   heartbeatMs: number | null;
   retryMs: number | null;
   maxBufferedBytes: number;
+  flushIntervalMs: number;
   historyLimit: number;
   historyMaxBytes: number;
   historyMaxTopics: number;
@@ -78,6 +79,7 @@ export function parseCli(
     heartbeatMs: heartbeatMs === 0 ? null : heartbeatMs,
     retryMs: src.int("retry-ms", 0) ?? null,
     maxBufferedBytes: src.int("max-buffered-bytes", 1) ?? 1_048_576,
+    flushIntervalMs: src.int("flush-interval-ms", 0) ?? 0,
     historyLimit: src.int("history-size", 0) ?? 1000,
     historyMaxBytes: src.int("history-bytes", 0) ?? 4_194_304,
     historyMaxTopics: src.int("history-topics", 1) ?? 10_000,

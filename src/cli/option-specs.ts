@@ -108,6 +108,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "pending output after which a slow subscriber is disconnected (it resumes with Last-Event-ID)",
   },
   {
+    name: "flush-interval-ms",
+    group: "Broker",
+    arg: "MS",
+    env: ["SSE_BROKER_FLUSH_INTERVAL_MS"],
+    default: "0",
+    help: "let events wait up to MS to share one write per subscriber (0 = write at once; more = less CPU, more latency)",
+  },
+  {
     name: "history-size",
     group: "Broker",
     arg: "N",

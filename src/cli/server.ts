@@ -62,6 +62,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     broker = createBroker({
       heartbeatMs: config.heartbeatMs,
       maxBufferedBytes: config.maxBufferedBytes,
+      flushIntervalMs: config.flushIntervalMs,
       historyLimit: config.historyLimit,
       historyMaxBytes: config.historyMaxBytes,
       historyMaxTopics: config.historyMaxTopics,

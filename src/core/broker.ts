@@ -215,9 +215,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     if (!this.#flushScheduled && this.#dirty.length > 0) {
       this.#flushScheduled = true;
-      // Right after the current turn's synchronous work: no added latency, and every event delivered in
-      // this turn (a burst of publishes, a backplane batch) leaves in one write per socket.
-      process.nextTick(this.#flush);
+      // By default right after the current turn's synchronous work: no added latency, and every event
+      // delivered in this turn (a burst of publishes, a backplane batch) leaves in one write per socket.
+      if (this.options.flushIntervalMs > 0) setTimeout(this.#flush, this.options.flushIntervalMs);
+      else process.nextTick(this.#flush);
     }
   }
 

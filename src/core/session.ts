@@ -63,8 +63,12 @@ export class Session {
   #slack = 0;
   readonly #maxBufferedBytes: number;
   #onClose: ((s: Session) => void) | undefined;
-  /** Frames fanned out to this session in the current event-loop turn, written together by flush(). */
-  #queued: Buffer[] = [];
+  /**
+   * Frames fanned out to this session in the current event-loop turn, written together by flush(). The
+   * usual single frame lives in a field: no array is allocated per delivery, only for a second frame.
+   */
+  #first: Buffer | null = null;
+  #more: Buffer[] | null = null;
   #queuedBytes = 0;
 
   constructor(init: SessionInit) {
@@ -102,13 +106,21 @@ export class Session {
    */
   enqueue(frame: Buffer, stats: DeliveryStats): boolean {
     if (this.closed) return false;
-    this.#queued.push(frame);
+    let first = false;
+    if (this.#first === null) {
+      this.#first = frame;
+      first = true;
+    } else if (this.#more === null) {
+      this.#more = [frame];
+    } else {
+      this.#more.push(frame);
+    }
     this.#queuedBytes += frame.length;
     if (this.#queuedBytes >= MAX_QUEUED_BYTES) {
       this.flush(stats);
-      return false; // already scheduled by its first frame
+      return false; // scheduled by its first frame, or now written
     }
-    return this.#queued.length === 1;
+    return first;
   }
 
   /**
@@ -117,29 +129,27 @@ export class Session {
    * its pending output passes the cap. Adds what it wrote to `stats`.
    */
   flush(stats: DeliveryStats): void {
-    const queued = this.#queued;
-    if (queued.length === 0) return;
-    this.#queued = [];
+    const first = this.#first;
+    if (first === null) return;
+    const more = this.#more;
+    const bytes = this.#queuedBytes;
+    this.#first = null;
+    this.#more = null;
     this.#queuedBytes = 0;
     if (this.closed) return;
-    let bytes = 0;
-    if (queued.length === 1) {
-      const frame = queued[0] as Buffer;
-      bytes = frame.length;
-      this.sink.write(frame);
+    if (more === null) {
+      this.sink.write(first);
     } else {
       this.sink.cork?.();
-      for (const frame of queued) {
-        bytes += frame.length;
-        this.sink.write(frame);
-      }
+      this.sink.write(first);
+      for (const frame of more) this.sink.write(frame);
       this.sink.uncork?.();
     }
     if (this.sink.writableLength > this.#maxBufferedBytes + this.#slack) {
       this.close("slow");
       return;
     }
-    stats.eventsDelivered += queued.length;
+    stats.eventsDelivered += more === null ? 1 : 1 + more.length;
     stats.bytesDelivered += bytes;
   }
 

@@ -31,6 +31,7 @@ describe("--help and --version", () => {
       "--heartbeat-ms",
       "--retry-ms",
       "--max-buffered-bytes",
+      "--flush-interval-ms",
       "--history-size",
       "--history-bytes",
       "--history-topics",

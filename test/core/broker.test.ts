@@ -120,6 +120,24 @@ describe("Broker write coalescing", () => {
     assert.equal(b.stats.eventsDelivered, 5);
   });
 
+  it("with flushIntervalMs, lets events published apart within the window share one write", async () => {
+    const b = broker({ flushIntervalMs: 30 });
+    const r = reader();
+    let corks = 0;
+    const sink = Object.assign(r.sink, { cork: () => corks++, uncork: () => {} });
+    b.subscribe({ selectors: ["a"] }).open(sink);
+    await b.publish({ topic: "a", data: "w1" });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(r.text(), "", "held until the window ends");
+    await b.publish({ topic: "a", data: "w2" });
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(corks, 1);
+    assert.deepEqual(
+      [...r.text().matchAll(/data:(w\d)/g)].map((m) => m[1]),
+      ["w1", "w2"],
+    );
+  });
+
   it("writes a single event without corking", async () => {
     const b = broker();
     const r = reader();

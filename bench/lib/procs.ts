@@ -1,0 +1,162 @@
+/**
+ * Child processes of the benchmark: started pinned to a core with `taskset`, talked to over IPC, and all
+ * killed by PID when the run ends, fails, or is interrupted.
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+
+export interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  send(msg: unknown): void;
+  /** Next message with this `type` (messages are queued, so none is missed between calls). */
+  next<T = Record<string, unknown>>(type: string, timeoutMs?: number): Promise<T>;
+  request<T = Record<string, unknown>>(msg: unknown, type: string, timeoutMs?: number): Promise<T>;
+  exited: Promise<number | null>;
+}
+
+const live = new Set<ChildProcess>();
+
+export function killAll(): void {
+  for (const c of live) {
+    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
+      try {
+        process.kill(c.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+  live.clear();
+}
+
+/** Stops one process by PID: asks it to exit over IPC, SIGKILL after 2 s. */
+export async function stop(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  try {
+    if (p.child.connected) p.send({ cmd: "exit" });
+    else process.kill(p.pid, "SIGTERM");
+  } catch {
+    // channel already closed, or gone
+  }
+  const t = setTimeout(() => {
+    try {
+      process.kill(p.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }, 2000);
+  await p.exited;
+  clearTimeout(t);
+  live.delete(p.child);
+}
+
+let niceness = 0;
+
+/**
+ * Niceness of every process started from now on. On a shared machine a negative value (root only) keeps
+ * other work from taking the benchmark's cores; `nice` and `taskset` exec, so the PID stays the program's.
+ * With the kernel's autogroup scheduling, nice only ranks processes within one session, so each process
+ * also gets its own session (setsid) whose autogroup gets the same nice value.
+ */
+export function setNiceness(n: number): void {
+  niceness = n;
+}
+
+function pinned(core: number, cmd: string, args: string[]): [string, string[]] {
+  const base = ["taskset", "-c", String(core), cmd, ...args];
+  return niceness === 0 ? [base[0] as string, base.slice(1)] : ["nice", ["-n", String(niceness), ...base]];
+}
+
+/** Runs `node <nodeArgs> <script>` pinned to `core` (the PID is node's). */
+export function spawnNode(
+  name: string,
+  core: number,
+  nodeArgs: string[],
+  script: string,
+  scriptArgs: string[] = [],
+): Proc {
+  const [cmd, args] = pinned(core, process.execPath, [...nodeArgs, script, ...scriptArgs]);
+  const child = spawn(cmd, args, {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    detached: niceness !== 0,
+  });
+  return wrap(name, child);
+}
+
+/** Any other program (redis-server, nginx), pinned to `core`, no IPC. */
+export function spawnPinned(name: string, core: number, cmd: string, args: string[]): Proc {
+  const [c, a] = pinned(core, cmd, args);
+  const child = spawn(c, a, { stdio: ["ignore", "ignore", "inherit"], detached: niceness !== 0 });
+  return wrap(name, child);
+}
+
+function wrap(name: string, child: ChildProcess): Proc {
+  if (child.pid === undefined) throw new Error(`${name}: spawn failed`);
+  live.add(child);
+  if (niceness !== 0) {
+    try {
+      writeFileSync(`/proc/${child.pid}/autogroup`, String(niceness));
+    } catch {
+      // no autogroup scheduling (or not permitted): the per-process nice still applies
+    }
+  }
+  const queue: Record<string, unknown>[] = [];
+  const waiters: { type: string; resolve: (m: Record<string, unknown>) => void }[] = [];
+  child.on("message", (m: Record<string, unknown>) => {
+    const i = waiters.findIndex((w) => w.type === m.type);
+    if (i >= 0) {
+      const [w] = waiters.splice(i, 1);
+      w?.resolve(m);
+    } else queue.push(m);
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on("exit", (code) => {
+      live.delete(child);
+      resolve(code);
+    });
+  });
+  const next = <T>(type: string, timeoutMs = 60_000): Promise<T> => {
+    const i = queue.findIndex((m) => m.type === type);
+    if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0] as T);
+    return new Promise<T>((resolve, reject) => {
+      const w = {
+        type,
+        resolve: (m: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(m as T);
+        },
+      };
+      const timer = setTimeout(() => {
+        const k = waiters.indexOf(w);
+        if (k >= 0) waiters.splice(k, 1);
+        reject(new Error(`${name}: no '${type}' message within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiters.push(w);
+      void exited.then((code) => {
+        if (waiters.includes(w)) {
+          clearTimeout(timer);
+          reject(new Error(`${name} exited (${code}) while waiting for '${type}'`));
+        }
+      });
+    });
+  };
+  const p: Proc = {
+    name,
+    child,
+    pid: child.pid,
+    exited,
+    send: (msg) => {
+      child.send?.(msg as never);
+    },
+    next,
+    request: <T>(msg: unknown, type: string, timeoutMs?: number) => {
+      const r = next<T>(type, timeoutMs);
+      p.send(msg);
+      return r;
+    },
+  };
+  return p;
+}
