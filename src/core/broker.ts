@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { SseBrokerError } from "../errors.js";
+import { badRequest, SseBrokerError } from "../errors.js";
 import { type BrokerOptions, type Logger, type ResolvedOptions, resolveOptions } from "../options.js";
 import { MemoryTransport } from "../transport/memory.js";
 import type { Transport } from "../transport/transport.js";
@@ -150,20 +150,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * invalid topic, id, type or retry before anything is sent.
    */
   async publish(input: PublishInput): Promise<string> {
-    if (this.#closed)
-      throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
+    this.#assertOpen();
     const topics = typeof input.topic === "string" ? [input.topic] : [...input.topic];
-    if (topics.length === 0)
-      throw new SseBrokerError("SSEB_ERR_TOPIC_INVALID", "topic is required", { statusCode: 400 });
+    if (topics.length === 0) throw badRequest("topic is required", "SSEB_ERR_TOPIC_INVALID");
     for (const t of topics) assertTopic(t);
     if (typeof input.data !== "string") {
-      throw new SseBrokerError("SSEB_ERR_REQUEST_INVALID", "data must be a string", { statusCode: 400 });
+      throw badRequest("data must be a string");
     }
     const id = input.id ?? `urn:uuid:${randomUUID()}`;
     if (id === "" || id === "earliest") {
-      throw new SseBrokerError("SSEB_ERR_WIRE_FIELD_INVALID", "id must not be empty or 'earliest'", {
-        statusCode: 400,
-      });
+      throw badRequest("id must not be empty or 'earliest'", "SSEB_ERR_WIRE_FIELD_INVALID");
     }
     assertField("id", id);
     if (input.type !== undefined) assertField("event", input.type);
@@ -264,13 +260,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** Validates selectors and plans the history replay. Throws (400-coded) on bad selectors. */
   subscribe(opts: SubscribeOptions): PendingSubscription {
-    if (this.#closed)
-      throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
+    this.#assertOpen();
     const selectors = [...new Set(opts.selectors)];
     if (selectors.length === 0) {
-      throw new SseBrokerError("SSEB_ERR_TOPIC_INVALID", "at least one topic is required", {
-        statusCode: 400,
-      });
+      throw badRequest("at least one topic is required", "SSEB_ERR_TOPIC_INVALID");
     }
     for (const s of selectors) assertSelector(s);
     const authorized = opts.authorized ?? null;
@@ -283,8 +276,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return {
       resume: plan === null || lastEventId === undefined ? null : { complete: plan.complete, lastEventId },
       open: (sink) => {
-        if (this.#closed)
-          throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
+        this.#assertOpen();
         if (plannedAt !== this.#seq) plan = planFrom(); // events arrived in between: plan again, miss none
         const session = new Session({
           sink,
@@ -298,6 +290,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
         return session;
       },
     };
+  }
+
+  #assertOpen(): void {
+    if (this.#closed)
+      throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
   }
 
   #knows(id: string): boolean {

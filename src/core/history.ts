@@ -94,9 +94,6 @@ export class History {
     return this.#topics.size;
   }
 
-  /** Id of the newest retained event, if any. */
-  lastId: string | undefined;
-
   add(update: DeliveredUpdate): void {
     if (this.#limits.maxEventsPerTopic === 0) return;
     const size = update.frame.length;
@@ -123,7 +120,6 @@ export class History {
       }
     }
     this.#byId.set(update.id, entry);
-    this.lastId = update.id;
     while (this.#topics.size > this.#limits.maxTopics) this.#dropOldestTopic();
   }
 

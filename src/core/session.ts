@@ -92,11 +92,7 @@ export class Session {
   send(bytes: Buffer): boolean {
     if (this.closed) return false;
     this.sink.write(bytes);
-    if (this.sink.writableLength > this.#maxBufferedBytes + this.#slack) {
-      this.close("slow");
-      return false;
-    }
-    return true;
+    return !this.#dropIfOverCap();
   }
 
   /**
@@ -145,12 +141,16 @@ export class Session {
       for (const frame of more) this.sink.write(frame);
       this.sink.uncork?.();
     }
-    if (this.sink.writableLength > this.#maxBufferedBytes + this.#slack) {
-      this.close("slow");
-      return;
-    }
+    if (this.#dropIfOverCap()) return;
     stats.eventsDelivered += more === null ? 1 : 1 + more.length;
     stats.bytesDelivered += bytes;
+  }
+
+  /** Closes the session as slow when its pending output passes the cap; returns true if it did. */
+  #dropIfOverCap(): boolean {
+    if (this.sink.writableLength <= this.#maxBufferedBytes + this.#slack) return false;
+    this.close("slow");
+    return true;
   }
 
   /** Writes a history replay at once; the cap is relaxed by its size until the socket drains. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { Router } from "uri-template-router";
-import { SseBrokerError } from "../errors.js";
+import { badRequest, type SseBrokerError } from "../errors.js";
 
 const MAX_TOPIC_LENGTH = 2048;
 // C0 controls and DEL have no place in a topic IRI and would corrupt logs and headers.
@@ -20,7 +20,7 @@ export function assertTopic(topic: string, what = "topic"): void {
 }
 
 function topicError(message: string): SseBrokerError {
-  return new SseBrokerError("SSEB_ERR_TOPIC_INVALID", message, { statusCode: 400 });
+  return badRequest(message, "SSEB_ERR_TOPIC_INVALID");
 }
 
 /** True when the selector needs matching (wildcard or template) rather than an exact lookup. */

@@ -4,7 +4,7 @@
  * @module
  */
 import type { IncomingMessage } from "node:http";
-import { SseBrokerError } from "../errors.js";
+import { badRequest, SseBrokerError } from "../errors.js";
 
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers["content-length"];
@@ -31,7 +31,7 @@ export function decodeUtf8(body: Buffer): string {
   try {
     return decoder.decode(body);
   } catch {
-    throw new SseBrokerError("SSEB_ERR_REQUEST_INVALID", "body is not valid UTF-8", { statusCode: 400 });
+    throw badRequest("body is not valid UTF-8");
   }
 }
 

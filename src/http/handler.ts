@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
-import { SseBrokerError } from "../errors.js";
+import { badRequest, type SseBrokerError } from "../errors.js";
 import { corsHeaders, preflightHeaders } from "./cors.js";
 import { prefersHtml } from "./negotiate.js";
 import { handlePublish } from "./publish.js";
@@ -126,8 +126,4 @@ export function lastEventIdOf(req: IncomingMessage, url: URL): string | undefine
   if (typeof header === "string" && header !== "") return header;
   const q = url.searchParams.get("lastEventID");
   return q === null || q === "" ? undefined : q;
-}
-
-function badRequest(message: string): SseBrokerError {
-  return new SseBrokerError("SSEB_ERR_REQUEST_INVALID", message, { statusCode: 400 });
 }

@@ -7,7 +7,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker, PublishInput } from "../core/broker.js";
-import { SseBrokerError } from "../errors.js";
+import { badRequest as invalid, SseBrokerError } from "../errors.js";
 import { decodeUtf8, mediaType, readBody } from "./body.js";
 import { sendJson } from "./respond.js";
 
@@ -70,10 +70,6 @@ function safeEqual(a: string, b: string): boolean {
 export function isLoopback(address: string | undefined): boolean {
   if (address === undefined) return false;
   return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
-}
-
-function invalid(message: string): SseBrokerError {
-  return new SseBrokerError("SSEB_ERR_REQUEST_INVALID", message, { statusCode: 400 });
 }
 
 function fromJson(text: string): PublishInput {

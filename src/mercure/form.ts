@@ -6,14 +6,10 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { PublishInput } from "../core/broker.js";
-import { SseBrokerError } from "../errors.js";
+import { badRequest as invalid } from "../errors.js";
 import { mediaType } from "../http/body.js";
 
 const FORM = "application/x-www-form-urlencoded";
-
-function invalid(message: string): SseBrokerError {
-  return new SseBrokerError("SSEB_ERR_REQUEST_INVALID", message, { statusCode: 400 });
-}
 
 /**
  * Throws 400 unless the body is a form in UTF-8 (a `charset` parameter is accepted if it says so). 400,

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import { SseBrokerError } from "../errors.js";
+import { badRequest } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { openEventStream } from "../http/stream.js";
 import { authorize, authRequired } from "./authorize.js";
@@ -24,9 +24,7 @@ export async function handleSubscribe(
 ): Promise<void> {
   const topics = [...new Set(url.searchParams.getAll("topic"))];
   if (topics.length === 0) {
-    throw new SseBrokerError("SSEB_ERR_REQUEST_INVALID", "at least one topic query parameter is required", {
-      statusCode: 400,
-    });
+    throw badRequest("at least one topic query parameter is required");
   }
   const grants = await authorize(req, url, "subscriber", o);
   if (grants === null && !o.anonymous) throw authRequired("subscribing needs a token");

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import { SseBrokerError } from "../errors.js";
+import { badRequest, SseBrokerError } from "../errors.js";
 import { authorize, authRequired } from "./authorize.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import { encodeSegment, JSONLD_CONTEXT, SUBSCRIPTIONS_PATH } from "./paths.js";
@@ -56,9 +56,7 @@ function segments(path: string): [string | undefined, string | undefined] | null
     const decoded = parts.map((p) => decodeURIComponent(p));
     return [decoded[0], decoded[1]];
   } catch {
-    throw new SseBrokerError("SSEB_ERR_REQUEST_INVALID", "the path is not valid percent-encoding", {
-      statusCode: 400,
-    });
+    throw badRequest("the path is not valid percent-encoding");
   }
 }
 
