@@ -29,8 +29,8 @@ export function sendText(
   headers: Record<string, string> = {},
 ): void {
   res.writeHead(status, {
-    ...headers,
     "Content-Type": "text/plain; charset=utf-8",
+    ...headers,
     "Content-Length": Buffer.byteLength(text),
     "Cache-Control": "no-store",
   });

@@ -73,7 +73,8 @@ describe("operations endpoints", () => {
     await publish(srv.url, { topic: "metered", data: "x" });
     await sse.waitForEvents(1);
     const res = await fetch(`${srv.url}/metrics`);
-    assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+    // prom-client's exposition format, version parameter included.
+    assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
     const text = await res.text();
     for (const name of [
       "sse_broker_open_connections",
