@@ -20,6 +20,12 @@ export const ErrorCodes = {
   SSEB_ERR_BACKPLANE_UNAVAILABLE: "backplane unavailable",
   SSEB_ERR_NOT_FOUND: "not found",
   SSEB_ERR_METHOD_NOT_ALLOWED: "method not allowed",
+  SSEB_ERR_LIMIT_SELECTOR: "topic selector over a bound",
+  SSEB_ERR_LIMIT_SELECTORS: "too many topic selectors",
+  SSEB_ERR_LIMIT_PATTERNS: "too many distinct template selectors",
+  SSEB_ERR_LIMIT_TOPICS: "too many topics in an update",
+  SSEB_ERR_LIMIT_EVENT_SIZE: "event data too large",
+  SSEB_ERR_ID_CONFLICT: "event id already retained",
   SSEB_ERR_INTERNAL: "internal error",
 } as const;
 

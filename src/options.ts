@@ -2,6 +2,7 @@
  * Broker options: one frozen object of defaults, validated once by `resolveOptions`.
  * @module
  */
+import { MAX_TOPIC_LENGTH } from "./core/topic.js";
 import { optionsError } from "./errors.js";
 
 export interface Logger {
@@ -29,6 +30,31 @@ export interface BrokerOptions {
   historyMaxBytes: number;
   /** Topics with retained history; past it the least recently published topic's history goes. Defaults to `10_000`. */
   historyMaxTopics: number;
+  /** Events retained in all topics together (an event on several topics counts once). Defaults to `100_000`. */
+  historyMaxEvents: number;
+  /** Encoded bytes retained in all topics together; the oldest events go first. Defaults to 64 MiB. */
+  historyMaxTotalBytes: number;
+  /** Topic selectors one subscription may have (more → 400). Defaults to `64`. */
+  maxSelectorsPerSubscription: number;
+  /** Longest topic selector, in characters (more → 400). Defaults to `1024`. */
+  maxSelectorLength: number;
+  /** Expressions (`{…}`) one URI template selector may have (more → 400). Defaults to `8`. */
+  maxTemplateExpressions: number;
+  /**
+   * Distinct template selectors subscribed at once on this node; a subscription that would add one more is
+   * refused with 503 (the matching work of a publish is bounded by it). Defaults to `10_000`.
+   */
+  maxPatternSelectors: number;
+  /** Topics one update may have (the canonical one plus alternates; more → 400). Defaults to `32`. */
+  maxTopicsPerUpdate: number;
+  /** Largest event data, in UTF-8 bytes (more → 413). Defaults to 1 MiB. */
+  maxEventBytes: number;
+  /**
+   * At shutdown each stream is told (`retry:`) to reconnect after a random delay between 1 s and this many
+   * ms, so a restart does not bring every client back in the same second; `null` = no such hint. Defaults
+   * to `10_000`.
+   */
+  shutdownRetrySpreadMs: number | null;
   /** `retry:` sent when a stream opens, in ms; `null` = none. Defaults to `null`. */
   retryMs: number | null;
   /** Largest accepted publish body in bytes. Defaults to 1 MiB. */
@@ -56,6 +82,15 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   historyLimit: 1000,
   historyMaxBytes: 4 * MiB,
   historyMaxTopics: 10_000,
+  historyMaxEvents: 100_000,
+  historyMaxTotalBytes: 64 * MiB,
+  maxSelectorsPerSubscription: 64,
+  maxSelectorLength: 1024,
+  maxTemplateExpressions: 8,
+  maxPatternSelectors: 10_000,
+  maxTopicsPerUpdate: 32,
+  maxEventBytes: MiB,
+  shutdownRetrySpreadMs: 10_000,
   retryMs: null,
   maxBodyBytes: MiB,
   corsOrigins: "*",
@@ -88,6 +123,18 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   intOption("historyLimit", o.historyLimit, 0);
   intOption("historyMaxBytes", o.historyMaxBytes, 0);
   intOption("historyMaxTopics", o.historyMaxTopics, 1);
+  intOption("historyMaxEvents", o.historyMaxEvents, 1);
+  intOption("historyMaxTotalBytes", o.historyMaxTotalBytes, 0);
+  intOption("maxSelectorsPerSubscription", o.maxSelectorsPerSubscription, 1);
+  intOption("maxSelectorLength", o.maxSelectorLength, 1);
+  if (o.maxSelectorLength > MAX_TOPIC_LENGTH) {
+    throw optionsError(`maxSelectorLength must be at most ${MAX_TOPIC_LENGTH} (the longest topic)`);
+  }
+  intOption("maxTemplateExpressions", o.maxTemplateExpressions, 1);
+  intOption("maxPatternSelectors", o.maxPatternSelectors, 0);
+  intOption("maxTopicsPerUpdate", o.maxTopicsPerUpdate, 1);
+  intOption("maxEventBytes", o.maxEventBytes, 1);
+  if (o.shutdownRetrySpreadMs !== null) intOption("shutdownRetrySpreadMs", o.shutdownRetrySpreadMs, 1000);
   if (o.retryMs !== null) intOption("retryMs", o.retryMs, 0);
   intOption("maxBodyBytes", o.maxBodyBytes, 1);
   if (o.corsOrigins !== null && o.corsOrigins !== "*") {

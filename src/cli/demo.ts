@@ -47,6 +47,8 @@ export function startDemo(broker: Broker, options: DemoOptions): DemoProducer {
   const log = options.logger ?? null;
   const timer = setInterval(() => {
     if (broker.closed) return;
+    // The original's line, once per demo event (the broker itself logs no line per event).
+    log?.info({ topic, clients: broker.size }, "Receiving event");
     broker.publish({ topic, data: demoEventData(new Date()) }).catch((err: unknown) => {
       // A backplane outage or shutdown race: the next tick tries again, nothing to crash for.
       log?.warn({ err, topic }, "demo producer could not publish");

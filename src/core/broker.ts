@@ -1,7 +1,11 @@
 /**
- * The broker: topics → subscribers, history, and the hot path. Read top to bottom, publishing goes:
- * publish() validates → transport.append() → deliver() encodes once → history → fanOut() writes the same
- * bytes to every matching session, never awaiting a socket.
+ * The broker: validates what comes in, keeps history, and hands each update to the fan-out. Publishing
+ * goes: publish() validates → transport.append() → deliver() encodes once → history → fanout (see
+ * fanout.ts, the hot path). Subscribing plans the replay from history and opens a session.
+ *
+ * Listeners (`session-open`, `session-close`, `publish`, `close`) are called after the work that caused
+ * them, outside the fan-out, each on its own: one that throws or rejects is logged, and neither breaks a
+ * delivery nor makes a publish fail after its event went out.
  * @module
  */
 import { randomUUID } from "node:crypto";
@@ -11,9 +15,13 @@ import { type BrokerOptions, type Logger, type ResolvedOptions, resolveOptions }
 import { MemoryTransport } from "../transport/memory.js";
 import type { Transport } from "../transport/transport.js";
 import { assertField, assertRetry, encodeComment, encodeEvent, encodeRetry } from "../wire/encode.js";
-import { History, type ReplayPlan } from "./history.js";
-import { bareFrameOf, type CloseReason, Session, type SessionSink } from "./session.js";
-import { assertSelector, assertTopic, isPatternSelector, TopicMatcher } from "./topic.js";
+import { ExpiryQueue } from "./expiry.js";
+import { Fanout } from "./fanout.js";
+import { History, MergedCursor, type ReplayCursor, type Retained } from "./history.js";
+import { LogLimiter } from "./log-limiter.js";
+import { type CloseReason, Session, type SessionSink } from "./session.js";
+import type { SubscriptionCounts } from "./subscription-index.js";
+import { assertTopic, compileSelector, type SelectorLimits, SelectorSet, TopicMatcher } from "./topic.js";
 import type { DeliveredUpdate, Update } from "./update.js";
 
 export interface PublishInput {
@@ -41,11 +49,16 @@ export interface SubscribeOptions {
   /** Close the stream at this time (ms since epoch), e.g. the subscriber token's `exp`. */
   expiresAt?: number | undefined;
   meta?: Record<string, unknown>;
+  /** Who subscribes (e.g. the client address); kept on the session. */
+  client?: string | undefined;
 }
 
 /** A subscription whose replay is planned; `open()` must be called in the same tick to miss nothing. */
 export interface PendingSubscription {
-  /** `null` when no resume point was asked for. */
+  /**
+   * `null` when no resume point was asked for. Read it right before `open()`: it is planned again when
+   * events arrived since `subscribe()`, so what it says is what `open()` replays.
+   */
   readonly resume: { readonly complete: boolean; readonly lastEventId: string } | null;
   open(sink: SessionSink): Session;
 }
@@ -55,6 +68,8 @@ export interface BrokerStats {
   eventsDelivered: number;
   bytesDelivered: number;
   droppedSlow: number;
+  /** Subscribers dropped because history evicted events their replay still had to send. */
+  droppedLagged: number;
   connectionsOpened: number;
 }
 
@@ -66,10 +81,18 @@ interface BrokerEvents {
   publish: [DeliveredUpdate];
 }
 
+type EventName = keyof BrokerEvents;
+
 const HEARTBEAT = encodeComment();
 
 /** Bounds of the history of ephemeral updates (subscription events: about two per topic). */
-const EPHEMERAL_HISTORY = { maxEventsPerTopic: 10, maxBytesPerTopic: 64 * 1024, maxTopics: 1000 } as const;
+const EPHEMERAL_HISTORY = {
+  maxEventsPerTopic: 10,
+  maxBytesPerTopic: 64 * 1024,
+  maxTopics: 1000,
+  maxEvents: 10_000,
+  maxBytes: 8 * 1024 * 1024,
+} as const;
 
 export class Broker extends EventEmitter<BrokerEvents> {
   readonly options: ResolvedOptions;
@@ -77,52 +100,60 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly history: History;
   /** Retained ephemeral events (see `Update.ephemeral`). */
   readonly ephemeralHistory = new History(EPHEMERAL_HISTORY);
-  readonly matcher = new TopicMatcher();
+  /** Matches topics against selector lists (token claims), each list compiled once within the limits. */
+  readonly matcher: TopicMatcher;
   readonly stats: BrokerStats = {
     eventsPublished: 0,
     eventsDelivered: 0,
     bytesDelivered: 0,
     droppedSlow: 0,
+    droppedLagged: 0,
     connectionsOpened: 0,
   };
   readonly #transport: Transport;
   readonly #log: Logger | null;
-  /** Sessions by exact topic selector. */
-  readonly #exact = new Map<string, Set<Session>>();
-  /** Sessions by wildcard/template selector: matched once per publish per selector, not per session. */
-  readonly #patterns = new Map<string, Set<Session>>();
+  readonly #limited: LogLimiter | null;
+  readonly #selectorLimits: SelectorLimits;
+  readonly #fanout: Fanout;
   readonly #sessions = new Set<Session>();
-  readonly #expiring = new Set<Session>();
-  /** Sessions with frames queued in this turn (see #fanOut). */
-  #dirty: Session[] = [];
-  #flushScheduled = false;
+  readonly #expiry = new ExpiryQueue((s) => s.close("expired"));
   readonly #ready: Promise<void>;
-  readonly #retryFrame: Buffer | null;
   #heartbeat: NodeJS.Timeout | undefined;
-  #expiryTimer: NodeJS.Timeout | undefined;
-  /** When the armed expiry timer fires (ms since epoch); +∞ when none is armed. */
-  #expiryAt = Number.POSITIVE_INFINITY;
   #seq = 0;
   #closed = false;
+  /** Listener calls waiting for the current work to finish (see #notify). */
+  #pending: [EventName, unknown[]][] = [];
   /** Id of the last update delivered on this node (any kind), if any. */
   lastEventId: string | undefined;
 
   constructor(options: Partial<BrokerOptions> = {}, transport: Transport = new MemoryTransport()) {
     super();
     this.options = resolveOptions(options);
-    this.#log = this.options.logger;
+    const o = this.options;
+    this.#log = o.logger;
+    this.#limited = o.logger === null ? null : new LogLimiter(o.logger);
     this.history = new History({
-      maxEventsPerTopic: this.options.historyLimit,
-      maxBytesPerTopic: this.options.historyMaxBytes,
-      maxTopics: this.options.historyMaxTopics,
+      maxEventsPerTopic: o.historyLimit,
+      maxBytesPerTopic: o.historyMaxBytes,
+      maxTopics: o.historyMaxTopics,
+      maxEvents: o.historyMaxEvents,
+      maxBytes: o.historyMaxTotalBytes,
     });
-    this.#retryFrame = this.options.retryMs === null ? null : encodeRetry(this.options.retryMs);
+    this.#selectorLimits = {
+      maxSelectorLength: o.maxSelectorLength,
+      maxTemplateExpressions: o.maxTemplateExpressions,
+    };
+    this.matcher = new TopicMatcher(this.#selectorLimits);
+    this.#fanout = new Fanout(this.stats, o.flushIntervalMs);
     this.#transport = transport;
-    this.#ready = transport.start((u) => this.#deliver(u));
+    this.#ready = transport.start({
+      deliver: (u, backlog) => this.#deliver(u, backlog),
+      gap: (reason) => this.#gap(reason),
+    });
     // A failed start surfaces on publish; keep it from being an unhandled rejection meanwhile.
     this.#ready.catch(() => {});
-    if (this.options.heartbeatMs !== null) {
-      this.#heartbeat = setInterval(() => this.#beat(), this.options.heartbeatMs);
+    if (o.heartbeatMs !== null) {
+      this.#heartbeat = setInterval(() => this.#beat(), o.heartbeatMs);
       this.#heartbeat.unref();
     }
   }
@@ -146,22 +177,44 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /**
-   * Publishes an update; resolves with its id once the transport accepted it. Throws (400-coded) on an
-   * invalid topic, id, type or retry before anything is sent.
+   * Publishes an update; resolves with its id once the transport accepted it. Throws a coded 4xx before
+   * anything is sent on an invalid or over-limit topic list, data, id (409 when a retained event has it),
+   * type or retry.
    */
   async publish(input: PublishInput): Promise<string> {
     this.#assertOpen();
+    const o = this.options;
     const topics = typeof input.topic === "string" ? [input.topic] : [...input.topic];
     if (topics.length === 0) throw badRequest("topic is required", "SSEB_ERR_TOPIC_INVALID");
+    if (topics.length > o.maxTopicsPerUpdate) {
+      throw badRequest(`an update may have at most ${o.maxTopicsPerUpdate} topics`, "SSEB_ERR_LIMIT_TOPICS");
+    }
     for (const t of topics) assertTopic(t);
-    if (typeof input.data !== "string") {
-      throw badRequest("data must be a string");
+    if (typeof input.data !== "string") throw badRequest("data must be a string");
+    if (input.data.length > o.maxEventBytes || Buffer.byteLength(input.data) > o.maxEventBytes) {
+      throw new SseBrokerError(
+        "SSEB_ERR_LIMIT_EVENT_SIZE",
+        `event data is larger than ${o.maxEventBytes} bytes`,
+        {
+          statusCode: 413,
+        },
+      );
     }
-    const id = input.id ?? `urn:uuid:${randomUUID()}`;
-    if (id === "" || id === "earliest") {
-      throw badRequest("id must not be empty or 'earliest'", "SSEB_ERR_WIRE_FIELD_INVALID");
+    let id = input.id;
+    if (id === undefined) {
+      id = `urn:uuid:${randomUUID()}`;
+    } else {
+      if (id === "" || id === "earliest") {
+        throw badRequest("id must not be empty or 'earliest'", "SSEB_ERR_WIRE_FIELD_INVALID");
+      }
+      assertField("id", id);
+      // A second event with a retained id would make resuming from that id ambiguous.
+      if (this.#knows(id)) {
+        throw new SseBrokerError("SSEB_ERR_ID_CONFLICT", "an event with this id is already retained", {
+          statusCode: 409,
+        });
+      }
     }
-    assertField("id", id);
     if (input.type !== undefined) assertField("event", input.type);
     if (input.retry !== undefined) assertRetry(input.retry);
     const update: Update = {
@@ -178,70 +231,46 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return id;
   }
 
-  // ---- hot path -------------------------------------------------------------------------------------
-
-  #deliver(update: Update): void {
+  /** From the transport: one update, in the shared order. A `backlog` one only fills history. */
+  #deliver(update: Update, backlog: boolean): void {
     const frame = encodeEvent({ id: update.id, event: update.type, data: update.data, retry: update.retry });
     const d: DeliveredUpdate = { ...update, seq: ++this.#seq, frame };
     (d.ephemeral === true ? this.ephemeralHistory : this.history).add(d);
     this.lastEventId = d.id;
     this.stats.eventsPublished++;
-    this.#log?.info({ id: d.id, topic: d.topics[0], clients: this.#sessions.size }, "Receiving event");
-    for (const topic of d.topics) {
-      const set = this.#exact.get(topic);
-      if (set !== undefined) this.#fanOut(set, d);
-    }
-    for (const [selector, set] of this.#patterns) {
-      for (const topic of d.topics) {
-        if (this.matcher.matches(selector, topic)) {
-          this.#fanOut(set, d);
-          break;
-        }
-      }
-    }
-    if (this.listenerCount("publish") > 0) this.emit("publish", d);
+    if (backlog) return;
+    this.#fanout.deliver(d);
+    if (this.listenerCount("publish") > 0) this.#notify("publish", d);
   }
 
-  #fanOut(set: Set<Session>, d: DeliveredUpdate): void {
-    for (const s of set) {
-      if (s.lastSeq >= d.seq) continue; // already sent through another selector
-      if (d.private === true && !this.#mayReceivePrivate(s, d)) continue;
-      s.lastSeq = d.seq;
-      if (s.enqueue(s.bareFrames ? bareFrameOf(d) : d.frame, this.stats)) this.#dirty.push(s);
-    }
-    if (!this.#flushScheduled && this.#dirty.length > 0) {
-      this.#flushScheduled = true;
-      // By default right after the current turn's synchronous work: no added latency, and every event
-      // delivered in this turn (a burst of publishes, a backplane batch) leaves in one write per socket.
-      if (this.options.flushIntervalMs > 0) setTimeout(this.#flush, this.options.flushIntervalMs);
-      else process.nextTick(this.#flush);
-    }
+  /** From the transport: updates may have been lost here; a resume across this point is incomplete. */
+  #gap(reason: string): void {
+    this.history.markGap(this.#seq + 1);
+    this.ephemeralHistory.markGap(this.#seq + 1);
+    this.#log?.warn(
+      { reason },
+      "Backplane gap: events may have been lost; resumes across it report incomplete",
+    );
   }
 
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    const dirty = this.#dirty;
-    this.#dirty = [];
-    for (const s of dirty) s.flush(this.stats);
-  };
-
-  #mayReceivePrivate(s: Session, u: Update): boolean {
-    return s.authorized !== null && this.matcher.matchesAny(s.authorized, u.topics);
+  #knows(id: string): boolean {
+    return this.history.has(id) || this.ephemeralHistory.has(id);
   }
 
   /** True when the session's selectors and authorization let it receive `u`. */
-  wants(s: Pick<Session, "selectors" | "authorized">, u: Update): boolean {
-    if (!this.matcher.matchesAny(s.selectors, u.topics)) return false;
-    return u.private !== true || (s.authorized !== null && this.matcher.matchesAny(s.authorized, u.topics));
+  wants(s: Session, u: Update): boolean {
+    return s.selectorSet.matchesAny(u.topics) && s.mayReceive(u);
   }
 
   // ---- subscribing ----------------------------------------------------------------------------------
 
   /**
-   * Like `subscribe`, but first lets a lagging backplane catch up when the resume id is not known here yet
-   * (a client moving from a node that is ahead). Call `open()` right after it resolves.
+   * Like `subscribe`, but first waits for the transport to be ready and lets a lagging backplane catch up
+   * when the resume id is not known here yet (a client moving from a node that is ahead). Call `open()`
+   * right after it resolves.
    */
   async prepare(opts: SubscribeOptions): Promise<PendingSubscription> {
+    await this.#ready.catch(() => {});
     const id = opts.lastEventId;
     if (id !== undefined && id !== "earliest" && !this.#knows(id) && this.#transport.catchUp !== undefined) {
       try {
@@ -258,35 +287,58 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.subscribe(opts);
   }
 
-  /** Validates selectors and plans the history replay. Throws (400-coded) on bad selectors. */
+  /** Validates and compiles the selectors and plans the replay. Throws a coded 4xx/503 on bad input. */
   subscribe(opts: SubscribeOptions): PendingSubscription {
     this.#assertOpen();
-    const selectors = [...new Set(opts.selectors)];
-    if (selectors.length === 0) {
-      throw badRequest("at least one topic is required", "SSEB_ERR_TOPIC_INVALID");
+    const o = this.options;
+    const sources = [...new Set(opts.selectors)];
+    if (sources.length === 0) throw badRequest("at least one topic is required", "SSEB_ERR_TOPIC_INVALID");
+    if (sources.length > o.maxSelectorsPerSubscription) {
+      throw badRequest(
+        `a subscription may have at most ${o.maxSelectorsPerSubscription} topic selectors`,
+        "SSEB_ERR_LIMIT_SELECTORS",
+      );
     }
-    for (const s of selectors) assertSelector(s);
-    const authorized = opts.authorized ?? null;
+    const selectors = new SelectorSet(sources.map((s) => compileSelector(s, this.#selectorLimits)));
+    const index = this.#fanout.index;
+    const added = selectors.selectors.filter((s) => index.isNewTemplate(s)).length;
+    if (added > 0 && index.templateCount + added > o.maxPatternSelectors) {
+      throw new SseBrokerError(
+        "SSEB_ERR_LIMIT_PATTERNS",
+        "this node matches as many distinct template selectors as it may; try again later or use exact topics",
+        { statusCode: 503 },
+      );
+    }
+    const grants = opts.authorized == null ? null : this.matcher.compile(opts.authorized);
     const lastEventId = opts.lastEventId;
     if (lastEventId !== undefined) assertField("id", lastEventId);
-    const planFrom = (): ReplayPlan | null =>
-      lastEventId === undefined ? null : this.#planReplay(selectors, authorized, lastEventId);
-    let plan = planFrom();
-    const plannedAt = this.#seq;
+    let plannedAt = -1;
+    let plan: { complete: boolean; cursor: ReplayCursor } | null = null;
+    const ensurePlan = (): void => {
+      if (lastEventId === undefined || plannedAt === this.#seq) return;
+      plannedAt = this.#seq;
+      plan = this.#plan(selectors, grants, lastEventId);
+    };
+    ensurePlan();
     return {
-      resume: plan === null || lastEventId === undefined ? null : { complete: plan.complete, lastEventId },
+      get resume() {
+        ensurePlan();
+        return plan === null || lastEventId === undefined ? null : { complete: plan.complete, lastEventId };
+      },
       open: (sink) => {
         this.#assertOpen();
-        if (plannedAt !== this.#seq) plan = planFrom(); // events arrived in between: plan again, miss none
+        ensurePlan(); // events arrived in between: plan again, miss none
         const session = new Session({
           sink,
           selectors,
-          authorized,
+          grants,
           bareFrames: opts.bareFrames ?? false,
-          maxBufferedBytes: this.options.maxBufferedBytes,
+          maxBufferedBytes: o.maxBufferedBytes,
+          expiresAt: opts.expiresAt,
+          client: opts.client,
           ...(opts.meta === undefined ? {} : { meta: opts.meta }),
         });
-        this.#attach(session, plan, opts.expiresAt);
+        this.#attach(session, (plan as { cursor: ReplayCursor } | null)?.cursor ?? null);
         return session;
       },
     };
@@ -297,36 +349,24 @@ export class Broker extends EventEmitter<BrokerEvents> {
       throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
   }
 
-  #knows(id: string): boolean {
-    return this.history.has(id) || this.ephemeralHistory.has(id);
-  }
-
-  #planReplay(
-    selectors: readonly string[],
-    authorized: readonly string[] | null,
+  #plan(
+    selectors: SelectorSet,
+    grants: SelectorSet | null,
     lastEventId: string,
-  ): ReplayPlan {
-    const exact = selectors.filter((s) => !isPatternSelector(s));
-    const patterns = selectors.filter(isPatternSelector);
-    const patternMatch =
-      patterns.length === 0 ? null : (topic: string) => patterns.some((p) => this.matcher.matches(p, topic));
-    const wants = (u: Update): boolean => this.wants({ selectors, authorized }, u);
+  ): { complete: boolean; cursor: ReplayCursor } {
     // The resume point may be a data or an ephemeral event; both histories share the delivery order.
     const seq =
       lastEventId === "earliest"
         ? 0
         : (this.history.seqOf(lastEventId) ?? this.ephemeralHistory.seqOf(lastEventId));
-    const data = this.history.planAfter(seq ?? 0, exact, patternMatch, wants);
-    const ephemeral = this.ephemeralHistory.planAfter(seq ?? 0, exact, patternMatch, wants);
-    const updates =
-      ephemeral.updates.length === 0
-        ? data.updates
-        : [...data.updates, ...ephemeral.updates].sort((a, b) => a.seq - b.seq);
+    const wants = (e: Retained): boolean => !e.private || grants?.matchesAny(e.topics) === true;
+    const data = this.history.plan(seq, selectors, wants, this.#seq);
+    const ephemeral = this.ephemeralHistory.plan(seq ?? 0, selectors, wants, this.#seq);
     // Ephemeral history is best effort: its evictions do not make a data replay incomplete.
-    return { updates, complete: seq !== undefined && data.complete };
+    return { complete: data.complete, cursor: new MergedCursor(data.cursor, ephemeral.cursor) };
   }
 
-  #attach(session: Session, plan: ReplayPlan | null, expiresAt: number | undefined): void {
+  #attach(session: Session, replay: ReplayCursor | null): void {
     const sink = session.sink;
     const onGone = (): void => session.close("client");
     // 'error' must be handled or a reset socket would crash the process; 'close' follows it.
@@ -337,85 +377,89 @@ export class Broker extends EventEmitter<BrokerEvents> {
       sink.off("error", onGone);
       this.#detach(s);
     };
-    if (this.#retryFrame !== null) sink.write(this.#retryFrame);
-    if (plan !== null) session.replay(plan.updates);
-    for (const selector of session.selectors) {
-      const index = isPatternSelector(selector) ? this.#patterns : this.#exact;
-      let set = index.get(selector);
-      if (set === undefined) {
-        set = new Set();
-        index.set(selector, set);
-      }
-      set.add(session);
-    }
+    const retryMs = this.options.retryMs;
+    if (retryMs !== null) sink.write(encodeRetry(jittered(retryMs)));
+    this.#fanout.add(session);
     this.#sessions.add(session);
     this.stats.connectionsOpened++;
-    if (expiresAt !== undefined) this.#scheduleExpiry(session, expiresAt);
-    this.#log?.info({ session: session.id }, `Client added. ${this.#sessions.size} registered clients`);
-    this.emit("session-open", session);
+    this.#expiry.add(session);
+    this.#limited?.info(
+      "client-added",
+      { session: session.id },
+      `Client added. ${this.#sessions.size} registered clients`,
+    );
+    if (replay !== null) session.replay(replay, this.stats);
+    if (!session.closed) this.#notify("session-open", session);
   }
 
   #detach(session: Session): void {
     if (!this.#sessions.delete(session)) return;
-    for (const selector of session.selectors) {
-      const index = isPatternSelector(selector) ? this.#patterns : this.#exact;
-      const set = index.get(selector);
-      if (set?.delete(session) && set.size === 0) index.delete(selector);
-    }
-    this.#expiring.delete(session);
+    this.#fanout.remove(session);
+    this.#expiry.remove(session);
     const reason = session.closeReason ?? "closed";
-    if (reason === "slow") {
-      this.stats.droppedSlow++;
-      this.#log?.warn(
-        { session: session.id, maxBufferedBytes: this.options.maxBufferedBytes },
-        "Dropped slow client: pending output over the cap; it can resume with Last-Event-ID",
+    if (reason === "slow" || reason === "lagged") {
+      if (reason === "slow") this.stats.droppedSlow++;
+      else this.stats.droppedLagged++;
+      this.#limited?.warn(
+        `dropped-${reason}`,
+        { session: session.id, reason, maxBufferedBytes: this.options.maxBufferedBytes },
+        reason === "slow"
+          ? "Dropped slow client: pending output over the cap; it can resume with Last-Event-ID"
+          : "Dropped client whose replay fell behind history; it can resume with Last-Event-ID",
       );
     }
-    this.#log?.info(
+    this.#limited?.info(
+      "client-removed",
       { session: session.id, reason },
       `Removed client. ${this.#sessions.size} registered clients`,
     );
-    this.emit("session-close", session, reason);
+    this.#notify("session-close", session, reason);
   }
 
-  /** Number of sessions per selector (exact topics and patterns). */
-  subscriptionCounts(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const index of [this.#exact, this.#patterns]) for (const [k, set] of index) out.set(k, set.size);
-    return out;
+  /** Subscriptions by kind, and the distinct topics and templates subscribed to. */
+  subscriptionCounts(): SubscriptionCounts {
+    return this.#fanout.index.counts();
   }
 
-  // ---- timers: one for heartbeats, one for token expiry --------------------------------------------
+  // ---- listeners: after the work, each on its own --------------------------------------------------
+
+  #notify<K extends EventName>(event: K, ...args: BrokerEvents[K]): void {
+    this.#pending.push([event, args]);
+    if (this.#pending.length === 1) queueMicrotask(this.#drain);
+  }
+
+  readonly #drain = (): void => {
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const [event, args] of pending) {
+      for (const listener of this.listeners(event) as ((...a: unknown[]) => unknown)[]) {
+        try {
+          const r = listener.apply(this, args);
+          if (r !== null && typeof r === "object" && typeof (r as Promise<unknown>).then === "function") {
+            (r as Promise<unknown>).then(undefined, (err: unknown) => this.#listenerFailed(event, err));
+          }
+        } catch (err) {
+          this.#listenerFailed(event, err);
+        }
+      }
+    }
+  };
+
+  #listenerFailed(event: EventName, err: unknown): void {
+    this.#limited?.warn(`listener-${event}`, { event, err }, `A "${event}" listener failed`);
+  }
+
+  // ---- the heartbeat timer -------------------------------------------------------------------------
 
   #beat(): void {
-    for (const s of this.#sessions) s.send(HEARTBEAT);
-  }
-
-  #scheduleExpiry(session: Session, at: number): void {
-    (session.meta as { expiresAt?: number }).expiresAt = at;
-    this.#expiring.add(session);
-    // The armed timer already fires early enough: no rescan (a rescan per subscribe is O(n²) in total).
-    if (this.#expiryTimer !== undefined && at >= this.#expiryAt) return;
-    this.#armExpiry();
-  }
-
-  #armExpiry(): void {
-    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = undefined;
-    let next = Number.POSITIVE_INFINITY;
-    for (const s of this.#expiring) next = Math.min(next, (s.meta as { expiresAt: number }).expiresAt);
-    this.#expiryAt = next;
-    if (next === Number.POSITIVE_INFINITY) return;
-    // setTimeout's limit is 2^31-1 ms; re-arm after that.
-    const delay = Math.min(Math.max(0, next - Date.now()), 2 ** 31 - 1);
-    this.#expiryTimer = setTimeout(() => {
-      const now = Date.now();
-      for (const s of this.#expiring) {
-        if ((s.meta as { expiresAt: number }).expiresAt <= now) s.close("expired");
+    for (const s of this.#sessions) {
+      try {
+        s.send(HEARTBEAT);
+      } catch {
+        s.close("error");
       }
-      this.#armExpiry();
-    }, delay);
-    this.#expiryTimer.unref();
+    }
+    this.#limited?.flush();
   }
 
   // ---- shutdown -------------------------------------------------------------------------------------
@@ -425,10 +469,26 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
-    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
-    this.#flush(); // accepted events still queued in this turn go out before the streams end
-    for (const s of [...this.#sessions]) s.close("shutdown");
+    this.#expiry.close();
+    this.#fanout.flush(); // accepted events still queued in this turn go out before the streams end
+    const spread = this.options.shutdownRetrySpreadMs;
+    const n = this.#sessions.size;
+    if (n > 0) this.#log?.info({ streams: n }, `Ending ${n} streams`);
+    for (const s of [...this.#sessions]) {
+      // A random reconnection delay per stream, so a restart does not bring everyone back at once.
+      const last =
+        spread === null || s.bareFrames
+          ? undefined
+          : encodeRetry(1000 + Math.floor(Math.random() * (spread - 1000)));
+      s.close("shutdown", last);
+    }
+    this.#limited?.flush();
     await this.#transport.close();
-    this.emit("close");
+    this.#notify("close");
   }
+}
+
+/** `ms` plus up to 50 %, so that clients told the same `retry:` do not come back in step. */
+function jittered(ms: number): number {
+  return Math.round(ms * (1 + Math.random() * 0.5));
 }

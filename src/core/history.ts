@@ -1,9 +1,15 @@
 /**
- * Retained events for Last-Event-ID resume. Bounded per topic by count and by bytes; an id index makes the
- * resume lookup O(1), and each topic log is ordered by seq so replay is a binary search, not a scan.
- * Frames are shared with the live path (no copies).
+ * Retained events for Last-Event-ID resume, bounded per topic (count, bytes), in topic count, and in total
+ * (count, bytes). Each event is held once: its encoded frame and the few fields a replay filters on (the
+ * data string is not kept). An id index makes the resume lookup O(1); each topic log is ordered by seq.
+ *
+ * A replay is a cursor read in chunks as the subscriber's socket drains, never a list built at once: its
+ * memory is one chunk, its work per turn bounded, and events published meanwhile go live. An event the
+ * cursor still had to send that history evicts first is a loss the cursor reports (the subscriber is then
+ * dropped and resumes, learning that its replay is incomplete), never a silent gap.
  * @module
  */
+import type { SelectorSet } from "./topic.js";
 import type { DeliveredUpdate } from "./update.js";
 
 export interface HistoryLimits {
@@ -13,30 +19,47 @@ export interface HistoryLimits {
   readonly maxBytesPerTopic: number;
   /** Topic logs kept; past it the least recently published topic's log is dropped. */
   readonly maxTopics: number;
+  /** Events kept in all (an event on several topics counts once). */
+  readonly maxEvents: number;
+  /** Encoded bytes kept in all. */
+  readonly maxBytes: number;
 }
 
-interface Entry {
-  readonly update: DeliveredUpdate;
-  /** Number of topic logs still holding this entry. */
+/** A retained event: what a replay writes and filters on. */
+export interface Retained {
+  readonly id: string;
+  readonly topics: readonly string[];
+  readonly private: boolean;
+  readonly seq: number;
+  /** `null` once the event left history. */
+  frame: Buffer | null;
+  /** Topic logs still holding it. */
   refs: number;
 }
 
 /** A FIFO of entries ordered by seq, with amortised O(1) removal at the head. */
 class TopicLog {
-  entries: Entry[] = [];
+  entries: Retained[] = [];
   head = 0;
   bytes = 0;
-  /** Highest seq evicted from this log: a resume point below it may have missed events. */
+  /** Highest seq shifted out of this log (evictions are oldest first). */
   evictedSeq = 0;
+  /** Highest seq of an event on this topic that is not retained (evicted, or too large to keep): a resume
+   * point below it may have missed events. */
+  missedSeq = 0;
 
   get size(): number {
     return this.entries.length - this.head;
   }
 
-  shift(): Entry | undefined {
+  first(): Retained | undefined {
+    return this.entries[this.head];
+  }
+
+  shift(): Retained | undefined {
     const e = this.entries[this.head];
     if (e === undefined) return undefined;
-    this.entries[this.head] = undefined as unknown as Entry;
+    this.entries[this.head] = undefined as unknown as Retained;
     this.head++;
     if (this.head > 1024 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);
@@ -45,35 +68,60 @@ class TopicLog {
     return e;
   }
 
-  /** Entries with seq > `seq`, in order. */
-  after(seq: number): Entry[] {
+  /** Index of the first entry with seq > `seq`. */
+  indexAfter(seq: number): number {
     let lo = this.head;
     let hi = this.entries.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.entries[mid] as Entry).update.seq <= seq) lo = mid + 1;
+      if ((this.entries[mid] as Retained).seq <= seq) lo = mid + 1;
       else hi = mid;
     }
-    return this.entries.slice(lo);
+    return lo;
   }
 }
 
+/** Says that events a cursor had to send were evicted before it got to them. */
+export const LOST = Symbol("lost");
+
+/** Work a cursor may do before it pauses: one unit per retained event it looks at. */
+export interface StepBudget {
+  left: number;
+}
+
+/** Reads a replay in order, a step at a time. */
+export interface ReplayCursor {
+  /**
+   * The next retained event to send (not consumed); `null` when done, or paused because `budget` ran out
+   * (it then reads 0); `LOST` after a loss.
+   */
+  peek(budget: StepBudget): Retained | null | typeof LOST;
+  /** Consumes what the last `peek` returned. */
+  advance(): void;
+}
+
 export interface ReplayPlan {
-  /** Updates to send before going live, in delivery order. */
-  readonly updates: DeliveredUpdate[];
   /**
    * True when the resume point was found and nothing the subscriber could want was evicted after it: the
    * replay is exactly what it missed. False means it may have missed events (unknown or too old id).
    */
   readonly complete: boolean;
+  readonly cursor: ReplayCursor;
 }
+
+/** Topic logs whose evictions a pattern subscriber's plan checks one by one before calling it incomplete. */
+const MAX_EVICTION_CHECKS = 1000;
 
 export class History {
   readonly #limits: HistoryLimits;
-  readonly #byId = new Map<string, Entry>();
+  readonly #byId = new Map<string, Retained>();
   readonly #topics = new Map<string, TopicLog>();
+  /** Every retained event in seq order, for the global bounds and `*` replays (dead ones until compacted). */
+  #log: Retained[] = [];
+  #head = 0;
+  #dead = 0;
   #bytes = 0;
-  /** Highest seq in any dropped topic log: a resume point below it may have missed events. */
+  /** Highest seq of a dropped topic log or of a gap: a resume point below it may have missed events. */
   #droppedSeq = 0;
 
   constructor(limits: HistoryLimits) {
@@ -82,10 +130,10 @@ export class History {
 
   /** Number of retained events (an event on several topics counts once). */
   get size(): number {
-    return this.#byId.size;
+    return this.#log.length - this.#head - this.#dead;
   }
 
-  /** Retained bytes, counting each topic log's share. */
+  /** Retained bytes (each event once). */
   get bytes(): number {
     return this.#bytes;
   }
@@ -94,111 +142,271 @@ export class History {
     return this.#topics.size;
   }
 
-  add(update: DeliveredUpdate): void {
-    if (this.#limits.maxEventsPerTopic === 0) return;
-    const size = update.frame.length;
-    // An event larger than a whole topic's budget cannot be retained; it is delivered live only.
-    if (size > this.#limits.maxBytesPerTopic) return;
-    const entry: Entry = { update, refs: 0 };
-    const seen = new Set<string>();
-    for (const topic of update.topics) {
-      if (seen.has(topic)) continue;
-      seen.add(topic);
-      let log = this.#topics.get(topic);
-      if (log === undefined) {
-        log = new TopicLog();
-      } else {
-        this.#topics.delete(topic); // re-inserted below: the Map's order is least recently published first
-      }
-      this.#topics.set(topic, log);
-      log.entries.push(entry);
-      log.bytes += size;
-      this.#bytes += size;
-      entry.refs++;
-      while (log.size > this.#limits.maxEventsPerTopic || log.bytes > this.#limits.maxBytesPerTopic) {
-        this.#evict(log);
-      }
-    }
-    this.#byId.set(update.id, entry);
-    while (this.#topics.size > this.#limits.maxTopics) this.#dropOldestTopic();
-  }
-
-  #dropOldestTopic(): void {
-    const first = this.#topics.entries().next();
-    if (first.done === true) return;
-    const [topic, log] = first.value;
-    while (log.size > 0) this.#evict(log);
-    this.#droppedSeq = Math.max(this.#droppedSeq, log.evictedSeq);
-    this.#topics.delete(topic);
-  }
-
-  #evict(log: TopicLog): void {
-    const e = log.shift();
-    if (e === undefined) return;
-    const size = e.update.frame.length;
-    log.bytes -= size;
-    this.#bytes -= size;
-    log.evictedSeq = e.update.seq;
-    if (--e.refs === 0 && this.#byId.get(e.update.id) === e) this.#byId.delete(e.update.id);
-  }
-
   has(id: string): boolean {
     return this.#byId.has(id);
   }
 
-  /**
-   * What to replay for a subscriber resuming after `lastEventId` (everything retained with `"earliest"`;
-   * an unknown id also gets everything retained, flagged incomplete). Topic logs are looked up directly for
-   * `exactTopics`; all logs are walked only when `patternMatch` is given (wildcard/template selectors).
-   * `wants(update)` applies the subscriber's full filter (selectors and authorization).
-   */
-  plan(
-    lastEventId: string,
-    exactTopics: readonly string[],
-    patternMatch: ((topic: string) => boolean) | null,
-    wants: (update: DeliveredUpdate) => boolean,
-  ): ReplayPlan {
-    const earliest = lastEventId === "earliest";
-    const seq = earliest ? 0 : this.seqOf(lastEventId);
-    const plan = this.planAfter(seq ?? 0, exactTopics, patternMatch, wants);
-    return { updates: plan.updates, complete: seq !== undefined && plan.complete };
-  }
-
   /** seq of a retained event, if `id` is retained. */
   seqOf(id: string): number | undefined {
-    return this.#byId.get(id)?.update.seq;
+    return this.#byId.get(id)?.seq;
+  }
+
+  /** Any resume point whose seq is below `seq` is incomplete (e.g. a backplane lost events there). */
+  markGap(seq: number): void {
+    this.#droppedSeq = Math.max(this.#droppedSeq, seq);
+  }
+
+  add(update: DeliveredUpdate): void {
+    const l = this.#limits;
+    if (l.maxEventsPerTopic === 0) return;
+    const size = update.frame.length;
+    const topics = [...new Set(update.topics)];
+    if (size > l.maxBytesPerTopic || size > l.maxBytes) {
+      // Too large to retain: delivered live only, and a resume across it knows it missed something.
+      for (const topic of topics) this.#touch(topic).missedSeq = update.seq;
+      this.#dropTopicsOverLimit();
+      return;
+    }
+    const entry: Retained = {
+      id: update.id,
+      topics,
+      private: update.private === true,
+      seq: update.seq,
+      frame: update.frame,
+      refs: topics.length,
+    };
+    for (const topic of topics) {
+      const log = this.#touch(topic);
+      log.entries.push(entry);
+      log.bytes += size;
+      while (log.size > l.maxEventsPerTopic || log.bytes > l.maxBytesPerTopic) this.#evictFrom(log);
+    }
+    this.#log.push(entry);
+    this.#bytes += size;
+    // A duplicate id (from a backplane race) keeps the first mapping: a resume point never moves.
+    if (!this.#byId.has(entry.id)) this.#byId.set(entry.id, entry);
+    while ((this.size > l.maxEvents || this.#bytes > l.maxBytes) && this.#evictOldest());
+    this.#dropTopicsOverLimit();
+  }
+
+  /** The topic's log, created if needed, marked most recently published (the Map's order). */
+  #touch(topic: string): TopicLog {
+    let log = this.#topics.get(topic);
+    if (log === undefined) log = new TopicLog();
+    else this.#topics.delete(topic);
+    this.#topics.set(topic, log);
+    return log;
+  }
+
+  #dropTopicsOverLimit(): void {
+    while (this.#topics.size > this.#limits.maxTopics) {
+      const first = this.#topics.entries().next();
+      if (first.done === true) return;
+      const [topic, log] = first.value;
+      while (log.size > 0) this.#evictFrom(log);
+      this.#droppedSeq = Math.max(this.#droppedSeq, log.missedSeq);
+      this.#topics.delete(topic);
+    }
+  }
+
+  /** Evicts the oldest entry of one topic log; the entry leaves history once no log holds it. */
+  #evictFrom(log: TopicLog): void {
+    const e = log.shift();
+    if (e === undefined || e.frame === null) return;
+    log.bytes -= e.frame.length;
+    log.evictedSeq = e.seq;
+    if (e.seq > log.missedSeq) log.missedSeq = e.seq;
+    if (--e.refs === 0) this.#kill(e);
+  }
+
+  /** Evicts the oldest retained event from every log holding it (it is at the head of each). */
+  #evictOldest(): boolean {
+    let e = this.#log[this.#head];
+    while (e !== undefined && e.frame === null) {
+      this.#log[this.#head] = undefined as unknown as Retained;
+      this.#head++;
+      this.#dead--;
+      e = this.#log[this.#head];
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#log.length) {
+      this.#log = this.#log.slice(this.#head);
+      this.#head = 0;
+    }
+    if (e === undefined) return false;
+    for (const topic of e.topics) {
+      const log = this.#topics.get(topic);
+      if (log !== undefined && log.first() === e) this.#evictFrom(log);
+    }
+    return e.frame === null;
+  }
+
+  #kill(e: Retained): void {
+    this.#bytes -= (e.frame as Buffer).length;
+    e.frame = null;
+    if (this.#byId.get(e.id) === e) this.#byId.delete(e.id);
+    this.#dead++;
+    // Compact the global log once dead entries outnumber live ones (amortised O(1) per event).
+    if (this.#dead > 1024 && this.#dead * 2 > this.#log.length - this.#head) {
+      this.#log = this.#log.slice(this.#head).filter((x) => x.frame !== null);
+      this.#head = 0;
+      this.#dead = 0;
+    }
   }
 
   /**
-   * Retained updates after `afterSeq` (see `plan`); `complete` is false when a visited topic log evicted
-   * events after `afterSeq`, or a dropped topic log held some.
+   * Plans the replay for a subscriber resuming after `afterSeq` (0 = all retained history; `undefined` = an
+   * unknown resume point: everything retained, flagged incomplete) up to `untilSeq` (the live stream takes
+   * over after it). `wants` applies the subscriber's authorization (private updates). The work is bounded:
+   * exact topics are looked up; patterns visit the topic logs (at most `maxTopics`) and match at most a
+   * fixed number of evicted ones before calling the plan incomplete.
    */
-  planAfter(
-    afterSeq: number,
-    exactTopics: readonly string[],
-    patternMatch: ((topic: string) => boolean) | null,
-    wants: (update: DeliveredUpdate) => boolean,
+  plan(
+    afterSeq: number | undefined,
+    selectors: SelectorSet,
+    wants: (e: Retained) => boolean,
+    untilSeq: number,
   ): ReplayPlan {
-    let complete = this.#droppedSeq <= afterSeq;
-    const picked = new Map<number, DeliveredUpdate>();
-    const visit = (log: TopicLog): void => {
-      if (log.evictedSeq > afterSeq) complete = false;
-      for (const e of log.after(afterSeq)) {
-        if (!picked.has(e.update.seq) && wants(e.update)) picked.set(e.update.seq, e.update);
-      }
-    };
-    if (patternMatch === null) {
-      for (const topic of exactTopics) {
+    const from = afterSeq ?? 0;
+    let complete = afterSeq !== undefined && this.#droppedSeq <= from;
+    const logs: TopicLog[] = [];
+    if (!selectors.hasPatterns) {
+      for (const topic of selectors.exactTopics) {
         const log = this.#topics.get(topic);
-        if (log !== undefined) visit(log);
+        if (log === undefined) continue;
+        if (log.missedSeq > from) complete = false;
+        if (log.size > 0) logs.push(log);
       }
     } else {
+      let checks = 0;
       for (const [topic, log] of this.#topics) {
-        if (exactTopics.includes(topic) || patternMatch(topic)) visit(log);
+        const evicted = log.missedSeq > from;
+        if (!evicted && log.size === 0) continue;
+        // Past the bound, an eviction counts against completeness whether or not the topic matches.
+        if (evicted && complete && ++checks > MAX_EVICTION_CHECKS) complete = false;
+        if (!selectors.matches(topic)) continue;
+        if (evicted) complete = false;
+        if (log.size > 0) logs.push(log);
       }
     }
-    const updates = [...picked.values()];
-    updates.sort((a, b) => a.seq - b.seq);
-    return { updates, complete };
+    return { complete, cursor: new MergeCursor(logs, from, untilSeq, wants) };
+  }
+}
+
+interface LogState {
+  readonly log: TopicLog;
+  /** The next entry of this log to consider (retained when it was picked). */
+  next: Retained;
+}
+
+/**
+ * Merges the topic logs a subscriber wants in seq order, each event once (an event on several of its
+ * topics is in several logs): a binary heap of the logs by their next entry.
+ */
+class MergeCursor implements ReplayCursor {
+  readonly #until: number;
+  readonly #wants: (e: Retained) => boolean;
+  readonly #heap: LogState[] = [];
+  /** seq of the last event consumed or skipped. */
+  #seq: number;
+  #peeked: LogState | null = null;
+
+  constructor(logs: readonly TopicLog[], from: number, until: number, wants: (e: Retained) => boolean) {
+    this.#until = until;
+    this.#wants = wants;
+    this.#seq = from;
+    for (const log of logs) {
+      const next = log.entries[log.indexAfter(from)];
+      if (next !== undefined && next.seq <= until) this.#heap.push({ log, next });
+    }
+    for (let i = (this.#heap.length >>> 1) - 1; i >= 0; i--) this.#down(i);
+  }
+
+  peek(budget: StepBudget): Retained | null | typeof LOST {
+    for (;;) {
+      const top = this.#heap[0];
+      if (top === undefined || budget.left <= 0) return null;
+      budget.left--;
+      const e = top.next;
+      // Evicted from this log after it was picked, before being sent: the subscriber lost it.
+      if (top.log.evictedSeq >= e.seq) return LOST;
+      if (e.seq > this.#seq && this.#wants(e)) {
+        this.#peeked = top;
+        return e;
+      }
+      if (e.seq > this.#seq) this.#seq = e.seq; // not for this subscriber
+      this.#step(top);
+    }
+  }
+
+  advance(): void {
+    const top = this.#peeked;
+    this.#peeked = null;
+    if (top === null || this.#heap[0] !== top) return;
+    this.#seq = top.next.seq;
+    this.#step(top);
+  }
+
+  /** Moves the top log to its entry after `next`, or out of the heap. */
+  #step(s: LogState): void {
+    const next = s.log.entries[s.log.indexAfter(s.next.seq)];
+    if (next === undefined || next.seq > this.#until) {
+      const last = this.#heap.pop() as LogState;
+      if (this.#heap.length === 0) return;
+      this.#heap[0] = last;
+    } else {
+      s.next = next;
+    }
+    this.#down(0);
+  }
+
+  #down(i: number): void {
+    const h = this.#heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && (h[l] as LogState).next.seq < (h[m] as LogState).next.seq) m = l;
+      if (r < h.length && (h[r] as LogState).next.seq < (h[m] as LogState).next.seq) m = r;
+      if (m === i) return;
+      const t = h[i] as LogState;
+      h[i] = h[m] as LogState;
+      h[m] = t;
+      i = m;
+    }
+  }
+}
+
+/** Merges two cursors by seq (data and ephemeral history); losses of `bestEffort` are ignored. */
+export class MergedCursor implements ReplayCursor {
+  readonly #a: ReplayCursor;
+  readonly #b: ReplayCursor;
+
+  constructor(main: ReplayCursor, bestEffort: ReplayCursor) {
+    this.#a = main;
+    this.#b = bestEffort;
+  }
+
+  #peeked: ReplayCursor | null = null;
+  #bDone = false;
+
+  peek(budget: StepBudget): Retained | null | typeof LOST {
+    this.#peeked = null;
+    const a = this.#a.peek(budget);
+    if (a === LOST) return LOST;
+    // A loss in best-effort history ends its part of the replay, not the replay.
+    let b = this.#bDone ? null : this.#b.peek(budget);
+    if (b === LOST) {
+      this.#bDone = true;
+      b = null;
+    }
+    if (budget.left <= 0 && (a === null || b === null)) return null; // paused: one side is unknown
+    if (a === null && b === null) return null;
+    this.#peeked = a !== null && (b === null || a.seq < b.seq) ? this.#a : this.#b;
+    return this.#peeked === this.#a ? a : b;
+  }
+
+  advance(): void {
+    this.#peeked?.advance();
+    this.#peeked = null;
   }
 }

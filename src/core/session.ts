@@ -1,10 +1,14 @@
 /**
  * One subscriber connection: what it wants, and writing to its socket without ever waiting for it.
- * Node's writable buffer is the only queue; when it holds more than `maxBufferedBytes` the subscriber is
+ *
+ * Node's writable buffer is the only queue. When it holds more than `maxBufferedBytes` the subscriber is
  * dropped (it resumes from history with Last-Event-ID) instead of growing memory or losing events silently.
+ * A history replay is read from a cursor one chunk at a time as the socket drains, while live events wait
+ * (shared frames, counted against the cap): memory per connection stays under the cap plus one chunk.
  * @module
  */
-import type { DeliveredUpdate } from "./update.js";
+import { LOST, type ReplayCursor } from "./history.js";
+import type { SelectorSet } from "./topic.js";
 
 /** What a session writes to: a net.Socket, a ServerResponse, an HTTP/2 stream, or any Writable. */
 export interface SessionSink {
@@ -19,22 +23,32 @@ export interface SessionSink {
   // biome-ignore lint/suspicious/noExplicitAny: as above
   off(event: "close" | "error" | "drain", listener: (...args: any[]) => void): unknown;
   readonly writableLength: number;
+  /** True once a write returned false, until 'drain' (streams have it; other sinks fall back to a size). */
+  readonly writableNeedDrain?: boolean;
   readonly destroyed: boolean;
 }
 
-export type CloseReason = "client" | "slow" | "shutdown" | "expired" | "error" | "closed";
+/**
+ * Why a session ended: `client` left, `slow` (output over the cap), `lagged` (its replay fell behind
+ * history's turnover), `shutdown`, `expired` (token), `error` (the sink failed), `closed` (by the app).
+ */
+export type CloseReason = "client" | "slow" | "lagged" | "shutdown" | "expired" | "error" | "closed";
 
 export interface SessionInit {
   readonly sink: SessionSink;
-  /** Topic selectors (exact topics, `*` or URI templates). */
-  readonly selectors: readonly string[];
+  /** Compiled topic selectors (exact topics, `*` or URI templates). */
+  readonly selectors: SelectorSet;
   /** Selectors that authorize private updates; `null` = anonymous, never receives private updates. */
-  readonly authorized: readonly string[] | null;
+  readonly grants: SelectorSet | null;
   /** Write events without their `id:` line (the seed demo's exact wire format on `GET /`). */
   readonly bareFrames?: boolean;
   readonly maxBufferedBytes: number;
   /** Free-form data for the embedding application (e.g. Mercure subscriber id, JWT payload). */
   readonly meta?: Record<string, unknown>;
+  /** When the stream ends (ms since epoch), e.g. its token's expiry. */
+  readonly expiresAt?: number | undefined;
+  /** Who opened it (e.g. the client address), for per-client accounting. */
+  readonly client?: string | undefined;
 }
 
 let nextSessionId = 1;
@@ -46,21 +60,27 @@ export interface DeliveryStats {
 }
 
 const MAX_QUEUED_BYTES = 64 * 1024;
+/** Replay bytes written per step; the next step waits until the socket drained what it holds. */
+export const REPLAY_CHUNK_BYTES = 64 * 1024;
+/** Retained events a replay step may pass over (not for this subscriber) before yielding the loop. */
+const REPLAY_STEP_BUDGET = 4096;
 
 export class Session {
   readonly id = nextSessionId++;
   readonly sink: SessionSink;
-  readonly selectors: readonly string[];
-  readonly authorized: readonly string[] | null;
+  readonly selectorSet: SelectorSet;
+  readonly grants: SelectorSet | null;
   readonly bareFrames: boolean;
   readonly meta: Record<string, unknown>;
   readonly openedAt = Date.now();
-  /** seq of the last update written: dedupes an update matched by several selectors. */
+  readonly expiresAt: number | undefined;
+  readonly client: string | undefined;
+  /** seq of the last live update queued: dedupes an update matched by several selectors. */
   lastSeq = 0;
   closed = false;
   closeReason: CloseReason | undefined;
-  /** Extra allowance while a history replay drains (its frames are shared with history, not copies). */
-  #slack = 0;
+  /** Position in the broker's expiry heap (-1 when not in it). */
+  expiryIndex = -1;
   readonly #maxBufferedBytes: number;
   #onClose: ((s: Session) => void) | undefined;
   /**
@@ -70,19 +90,47 @@ export class Session {
   #first: Buffer | null = null;
   #more: Buffer[] | null = null;
   #queuedBytes = 0;
+  /** While a replay runs: its cursor, and the live frames held until it ends. */
+  #replay: ReplayCursor | null = null;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  #stats: DeliveryStats | null = null;
+  #replayScheduled = false;
 
   constructor(init: SessionInit) {
     this.sink = init.sink;
-    this.selectors = init.selectors;
-    this.authorized = init.authorized;
+    this.selectorSet = init.selectors;
+    this.grants = init.grants;
     this.bareFrames = init.bareFrames ?? false;
     this.meta = init.meta ?? {};
+    this.expiresAt = init.expiresAt;
+    this.client = init.client;
     this.#maxBufferedBytes = init.maxBufferedBytes;
+  }
+
+  /** Topic selectors, as given. */
+  get selectors(): readonly string[] {
+    return this.selectorSet.sources;
+  }
+
+  /** Selectors authorizing private updates, as given; `null` = anonymous. */
+  get authorized(): readonly string[] | null {
+    return this.grants?.sources ?? null;
+  }
+
+  /** True while a history replay is being written. */
+  get replaying(): boolean {
+    return this.#replay !== null;
   }
 
   /** Called once when the session ends, whatever the cause. Set by the broker. */
   set onClose(fn: (s: Session) => void) {
     this.#onClose = fn;
+  }
+
+  /** True when the update passes this session's authorization (selectors are the index's business). */
+  mayReceive(u: { readonly private?: boolean | undefined; readonly topics: readonly string[] }): boolean {
+    return u.private !== true || this.grants?.matchesAny(u.topics) === true;
   }
 
   /**
@@ -98,10 +146,17 @@ export class Session {
   /**
    * Queues an event frame for this turn's flush. Returns true when it is the first one queued since the
    * last flush, so that the caller schedules this session once per turn. A queue reaching 64 KiB is written
-   * at once: the queue stays small and the cap keeps measuring what the socket really holds.
+   * at once: the queue stays small and the cap keeps measuring what the socket really holds. During a
+   * replay the frame is held until the replay ends.
    */
   enqueue(frame: Buffer, stats: DeliveryStats): boolean {
     if (this.closed) return false;
+    if (this.#replay !== null) {
+      this.#held.push(frame);
+      this.#heldBytes += frame.length;
+      this.#dropIfOverCap();
+      return false;
+    }
     let first = false;
     if (this.#first === null) {
       this.#first = frame;
@@ -148,53 +203,127 @@ export class Session {
 
   /** Closes the session as slow when its pending output passes the cap; returns true if it did. */
   #dropIfOverCap(): boolean {
-    if (this.sink.writableLength <= this.#maxBufferedBytes + this.#slack) return false;
+    if (this.sink.writableLength + this.#heldBytes <= this.#maxBufferedBytes) return false;
     this.close("slow");
     return true;
   }
 
-  /** Writes a history replay at once; the cap is relaxed by its size until the socket drains. */
-  replay(updates: readonly DeliveredUpdate[]): void {
-    if (updates.length === 0) return;
-    let bytes = 0;
-    for (const u of updates) bytes += u.frame.length;
-    this.#slack += bytes;
-    for (const u of updates) {
-      this.lastSeq = u.seq;
-      this.sink.write(this.bareFrames ? bareFrameOf(u) : u.frame);
+  /** Starts writing a history replay; live frames are held until it has been written. */
+  replay(cursor: ReplayCursor, stats: DeliveryStats): void {
+    if (this.closed) return;
+    this.#replay = cursor;
+    this.#stats = stats;
+    this.#pump();
+  }
+
+  readonly #onDrain = (): void => this.#pump();
+
+  readonly #resume = (): void => {
+    this.#replayScheduled = false;
+    this.#pump();
+  };
+
+  /** One replay step: up to a chunk of frames, then wait for `drain` or for the next turn. */
+  #pump(): void {
+    const cursor = this.#replay;
+    if (cursor === null || this.closed) return;
+    if (this.#mustWait()) {
+      this.sink.once("drain", this.#onDrain);
+      return;
     }
-    if (this.sink.writableLength > 0) {
-      const reset = (): void => {
-        this.#slack = 0;
-      };
-      this.sink.once("drain", reset);
-    } else {
-      this.#slack = 0;
+    let bytes = 0;
+    let events = 0;
+    const budget = { left: REPLAY_STEP_BUDGET };
+    let done = false;
+    this.sink.cork?.();
+    try {
+      while (bytes < REPLAY_CHUNK_BYTES && budget.left > 0) {
+        const e = cursor.peek(budget);
+        if (e === LOST) {
+          this.close("lagged");
+          return;
+        }
+        if (e === null) {
+          done = budget.left > 0;
+          break;
+        }
+        const frame = this.bareFrames ? bareFrameOf(e) : (e.frame as Buffer);
+        this.sink.write(frame);
+        bytes += frame.length;
+        events++;
+        cursor.advance();
+      }
+    } finally {
+      this.sink.uncork?.();
+    }
+    const stats = this.#stats as DeliveryStats;
+    stats.eventsDelivered += events;
+    stats.bytesDelivered += bytes;
+    if (this.closed) return;
+    if (done) {
+      this.#endReplay(stats);
+      return;
+    }
+    if (this.#mustWait()) {
+      this.sink.once("drain", this.#onDrain);
+    } else if (!this.#replayScheduled) {
+      this.#replayScheduled = true;
+      setImmediate(this.#resume);
     }
   }
 
-  /** Ends the stream. `shutdown`/`expired` end it cleanly (clients reconnect); others destroy the socket. */
-  close(reason: CloseReason): void {
+  /** True when the sink holds more than it wants (a write returned false): wait for its 'drain'. */
+  #mustWait(): boolean {
+    return this.sink.writableNeedDrain ?? this.sink.writableLength > REPLAY_CHUNK_BYTES;
+  }
+
+  /** The replay is written: the held live frames follow it, then the session is live. */
+  #endReplay(stats: DeliveryStats): void {
+    this.#replay = null;
+    const held = this.#held;
+    const bytes = this.#heldBytes;
+    this.#held = [];
+    this.#heldBytes = 0;
+    if (held.length === 0) return;
+    this.sink.cork?.();
+    for (const frame of held) this.sink.write(frame);
+    this.sink.uncork?.();
+    if (this.#dropIfOverCap()) return;
+    stats.eventsDelivered += held.length;
+    stats.bytesDelivered += bytes;
+  }
+
+  /** Ends the stream. `shutdown`/`expired`/`closed` end it cleanly (clients reconnect); others destroy it. */
+  close(reason: CloseReason, last?: Buffer): void {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
-    if (reason === "shutdown" || reason === "expired" || reason === "closed") this.sink.end();
-    else if (!this.sink.destroyed) this.sink.destroy();
+    this.#replay = null;
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.sink.off("drain", this.#onDrain);
+    if (reason === "shutdown" || reason === "expired" || reason === "closed") {
+      if (last !== undefined && !this.sink.destroyed) this.sink.write(last);
+      this.sink.end();
+    } else if (!this.sink.destroyed) {
+      this.sink.destroy();
+    }
     const cb = this.#onClose;
     this.#onClose = undefined;
     cb?.(this);
   }
 }
 
-const bareFrames = new WeakMap<DeliveredUpdate, Buffer>();
+const bareFrames = new WeakMap<object, Buffer>();
 
 /** The event's frame without its `id:` line, computed once per update and only if someone needs it. */
-export function bareFrameOf(u: DeliveredUpdate): Buffer {
+export function bareFrameOf(u: { readonly frame: Buffer | null }): Buffer {
   let b = bareFrames.get(u);
   if (b === undefined) {
+    const frame = u.frame as Buffer;
     // The id line, when present, is always first (see wire/encode.ts).
-    const nl = u.frame.indexOf(0x0a);
-    b = u.frame.subarray(0, 3).toString("latin1") === "id:" ? u.frame.subarray(nl + 1) : u.frame;
+    const nl = frame.indexOf(0x0a);
+    b = frame.subarray(0, 3).toString("latin1") === "id:" ? frame.subarray(nl + 1) : frame;
     bareFrames.set(u, b);
   }
   return b;

@@ -53,15 +53,23 @@ export function createMetrics(broker: Broker, opts: { processMetrics?: boolean }
     () => broker.history.bytes,
   );
   gauge("sse_broker_history_topics", "Topics with retained events.", () => broker.history.topicCount);
+  // Labelled by selector kind only: topics are chosen by clients (unbounded, and private names).
   new Gauge({
     name: "sse_broker_subscriptions",
-    help: "Subscriptions per topic selector.",
-    labelNames: ["topic"],
+    help: "Subscriptions (subscriber × selector), by selector kind.",
+    labelNames: ["kind"],
     registers: [register],
     collect() {
-      this.reset();
-      for (const [topic, n] of broker.subscriptionCounts()) this.set({ topic }, n);
+      const c = broker.subscriptionCounts();
+      this.set({ kind: "exact" }, c.exact);
+      this.set({ kind: "template" }, c.template);
+      this.set({ kind: "wildcard" }, c.wildcard);
     },
   });
+  gauge(
+    "sse_broker_template_selectors",
+    "Distinct URI template selectors matched on each publish.",
+    () => broker.subscriptionCounts().distinctTemplates,
+  );
   return register;
 }

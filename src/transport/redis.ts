@@ -14,7 +14,7 @@ import type { Update } from "../core/update.js";
 import { optionsError, SseBrokerError } from "../errors.js";
 import type { Logger } from "../options.js";
 import { compareStreamIds, decodeEntry, encodeEntry } from "./redis-entry.js";
-import type { Transport } from "./transport.js";
+import type { Transport, TransportReceiver } from "./transport.js";
 
 export interface RedisTransportOptions {
   /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://…` for TLS. */
@@ -129,10 +129,10 @@ export class RedisTransport implements Transport {
    * Starts the read loop. Resolves once the retained stream is delivered (history mirrors the stream), or
    * after `catchUpTimeoutMs` when Redis is down: publishes then fail with 503 and the loop catches up later.
    */
-  async start(deliver: (update: Update) => void): Promise<void> {
+  async start(receiver: TransportReceiver): Promise<void> {
     if (this.#deliver !== undefined) throw new Error("RedisTransport already started");
     if (this.#stop.signal.aborted) throw closedError();
-    this.#deliver = deliver;
+    this.#deliver = (u) => receiver.deliver(u, false);
     this.#loop = this.#run();
     try {
       await this.catchUp();

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { rfc1123Utc } from "../../src/cli/demo.js";
 import { type CliProcess, cleanEnv, freePort, HOST, openStream, startCli } from "./helpers.js";
 
@@ -122,9 +121,10 @@ describe("options reach the server", () => {
   it("--no-demo: no producer, no page, no stream on GET /", async () => {
     const cli = await startCli(["--no-demo", "--demo-interval-ms", "20"]);
     try {
-      await sleep(200);
-      assert.equal(cli.logs.filter((l) => l.msg === "Receiving event").length, 0);
+      const listening = cli.logs.find((l) => l.msg.startsWith("Listening on "));
+      assert.equal(listening?.demoProducer, false, "no producer started");
       assert.equal((await get(cli.port, "/", { Accept: "*/*" })).status, 404);
+      assert.equal(cli.logs.filter((l) => l.msg === "Receiving event").length, 0);
     } finally {
       cli.kill();
     }
@@ -135,8 +135,9 @@ describe("options reach the server", () => {
     try {
       assert.equal((await get(cli.port, "/metrics")).status, 404);
       const stream = await openStream(cli.port, "/events?topic=x");
-      await sleep(100);
-      assert.match(stream.text(), /^retry:1234\n/);
+      await stream.waitForEvents(1); // the retry: block
+      const retry = Number(/^retry:(\d+)\n/.exec(stream.text())?.[1]);
+      assert.ok(retry >= 1234 && retry <= 1851, `retry ${retry}: 1234 plus a jitter of up to 50 %`);
       stream.destroy();
     } finally {
       cli.kill();
@@ -154,8 +155,8 @@ describe("options reach the server", () => {
         200,
       );
       assert.equal(await post(cli.port, "/publish", body, { ...json, Authorization: "Bearer wrong" }), 401);
-      await cli.waitForLog((l) => l.msg === "Receiving event" && l.topic === "t");
-      await sleep(100);
+      // The refusal's own debug line is the last one these requests cause.
+      await cli.waitForLog((l) => l.msg === "request refused" && l.status === 401);
       const out = JSON.stringify(cli.logs);
       assert.ok(!out.includes(token), "token absent from logs");
       assert.ok(!out.includes("wrong"), "offered token absent from logs");

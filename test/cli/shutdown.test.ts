@@ -32,7 +32,6 @@ describe("graceful shutdown", () => {
       // Half on the demo's GET /, half on a topic stream.
       streams.push(await openStream(cli.port, i % 2 === 0 ? "/" : "/events?topic=time", { Accept: "*/*" }));
     }
-    await cli.waitForLog((l) => l.msg === `Client added. ${CLIENTS} registered clients`);
     await Promise.all(streams.map((s) => s.waitForEvents(1, 5_000)));
 
     const t0 = performance.now();
@@ -50,7 +49,7 @@ describe("graceful shutdown", () => {
       "every stream ended cleanly, none reset",
     );
     // The broker ended each one (a crash would also close the sockets, but log none of this).
-    assert.equal(cli.logs.filter((l) => l.reason === "shutdown").length, CLIENTS);
+    assert.ok(cli.logs.some((l) => l.msg === `Ending ${CLIENTS} streams`));
     assert.ok(cli.logs.some((l) => l.msg === "Stopped"));
     assert.ok(performance.now() - t0 < 5_000);
   });

@@ -2,16 +2,8 @@ import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { afterEach, describe, it } from "node:test";
 import { Broker } from "../../src/core/broker.js";
-
-/** A sink that records everything written to it, as a subscriber's socket would receive it. */
-function reader(): { sink: PassThrough; text: () => string } {
-  const sink = new PassThrough();
-  let out = "";
-  sink.on("data", (c: Buffer) => {
-    out += c.toString("utf8");
-  });
-  return { sink, text: () => out };
-}
+import { reader } from "../helpers/sink.js";
+import { waitFor } from "../helpers/wait.js";
 
 const brokers: Broker[] = [];
 function broker(opts: ConstructorParameters<typeof Broker>[0] = {}): Broker {
@@ -23,6 +15,13 @@ afterEach(async () => {
   for (const b of brokers.splice(0)) await b.close();
 });
 
+/** Publishes an end marker on `topic` and waits until `r` got it: everything published before it is in. */
+async function settle(b: Broker, r: ReturnType<typeof reader>, topic = "a"): Promise<void> {
+  const marker = `end-${Math.random()}`;
+  await b.publish({ topic, data: marker });
+  await waitFor(`marker on ${topic}`, () => r.text().includes(marker));
+}
+
 describe("Broker fan-out", () => {
   it("writes the same encoded bytes to every subscriber of a topic", async () => {
     const b = broker();
@@ -31,7 +30,7 @@ describe("Broker fan-out", () => {
     b.subscribe({ selectors: ["a"] }).open(r1.sink);
     b.subscribe({ selectors: ["a"] }).open(r2.sink);
     const id = await b.publish({ topic: "a", data: "hello", type: "greet" });
-    await new Promise((r) => setImmediate(r));
+    await waitFor("both", () => r1.text() !== "" && r2.text() !== "");
     assert.equal(r1.text(), `id:${id}\nevent:greet\ndata:hello\n\n`);
     assert.equal(r2.text(), r1.text());
     assert.equal(b.stats.eventsDelivered, 2);
@@ -42,8 +41,8 @@ describe("Broker fan-out", () => {
     const r = reader();
     b.subscribe({ selectors: ["/books/1", "/books/{id}", "*"] }).open(r.sink);
     await b.publish({ topic: ["/books/1", "/books/alt"], data: "x" });
-    await new Promise((r) => setImmediate(r));
-    assert.equal(r.text().split("data:x").length - 1, 1);
+    await settle(b, r, "/books/1");
+    assert.equal(r.count("data:x\n"), 1);
   });
 
   it("sends private updates only to subscribers authorized for one of their topics", async () => {
@@ -56,11 +55,12 @@ describe("Broker fan-out", () => {
     b.subscribe({ selectors: ["*"], authorized: ["/users/{id}"] }).open(other.sink);
     await b.publish({ topic: "/orders/7", data: "secret", private: true });
     await b.publish({ topic: "/orders/7", data: "public" });
-    await new Promise((r) => setImmediate(r));
+    await waitFor("public everywhere", () =>
+      [anon, allowed, other].every((r) => r.text().includes("public")),
+    );
     assert.match(allowed.text(), /secret/);
     assert.doesNotMatch(anon.text(), /secret/);
     assert.doesNotMatch(other.text(), /secret/);
-    for (const r of [anon, allowed, other]) assert.match(r.text(), /public/);
   });
 
   it("writes bare frames (no id line) for the seed demo stream", async () => {
@@ -68,7 +68,7 @@ describe("Broker fan-out", () => {
     const r = reader();
     b.subscribe({ selectors: ["*"], bareFrames: true }).open(r.sink);
     await b.publish({ topic: "time", data: '{"timestamp":1}' });
-    await new Promise((r) => setImmediate(r));
+    await waitFor("frame", () => r.text() !== "");
     assert.equal(r.text(), 'data:{"timestamp":1}\n\n');
   });
 
@@ -110,7 +110,7 @@ describe("Broker write coalescing", () => {
     }) as typeof sink.write;
     b.subscribe({ selectors: ["a"] }).open(sink);
     await Promise.all(Array.from({ length: 5 }, (_, i) => b.publish({ topic: "a", data: `e${i}` })));
-    await new Promise((r) => setImmediate(r));
+    await waitFor("five", () => r.count("data:e") === 5);
     assert.equal(corks, 1, "one cork/uncork pair for the burst");
     assert.equal(writes, 5);
     assert.deepEqual(
@@ -121,16 +121,17 @@ describe("Broker write coalescing", () => {
   });
 
   it("with flushIntervalMs, lets events published apart within the window share one write", async () => {
-    const b = broker({ flushIntervalMs: 30 });
+    const b = broker({ flushIntervalMs: 200 });
     const r = reader();
     let corks = 0;
     const sink = Object.assign(r.sink, { cork: () => corks++, uncork: () => {} });
     b.subscribe({ selectors: ["a"] }).open(sink);
     await b.publish({ topic: "a", data: "w1" });
-    await new Promise((r) => setImmediate(r));
-    assert.equal(r.text(), "", "held until the window ends");
+    // Held until the window ends: no timer can have fired between the two publishes (microtasks only).
+    const heldBeforeSecond = r.text();
     await b.publish({ topic: "a", data: "w2" });
-    await new Promise((r) => setTimeout(r, 60));
+    await waitFor("both", () => r.count("data:w") === 2);
+    assert.equal(heldBeforeSecond, "");
     assert.equal(corks, 1);
     assert.deepEqual(
       [...r.text().matchAll(/data:(w\d)/g)].map((m) => m[1]),
@@ -145,9 +146,8 @@ describe("Broker write coalescing", () => {
     const sink = Object.assign(r.sink, { cork: () => corks++, uncork: () => {} });
     b.subscribe({ selectors: ["a"] }).open(sink);
     await b.publish({ topic: "a", data: "one" });
-    await new Promise((r) => setImmediate(r));
+    await waitFor("one", () => r.text().includes("data:one"));
     assert.equal(corks, 0);
-    assert.match(r.text(), /data:one/);
   });
 });
 
@@ -162,11 +162,12 @@ describe("Broker slow subscribers", () => {
     b.subscribe({ selectors: ["a"] }).open(fast.sink);
     const payload = "y".repeat(4096);
     for (let i = 0; i < 100; i++) await b.publish({ topic: "a", data: payload });
-    await new Promise((r) => setImmediate(r));
+    await settle(b, fast);
+    await waitFor("close event", () => closed.length === 1);
     assert.deepEqual(closed, ["slow"]);
     assert.equal(b.stats.droppedSlow, 1);
     assert.ok(stalled.writableLength <= 64 * 1024 + 4200, "pending output stayed within cap + one event");
-    assert.equal(fast.text().split(payload).length - 1, 100, "the reading subscriber got every event");
+    assert.equal(fast.count(payload), 100, "the reading subscriber got every event");
     assert.equal(b.size, 1);
   });
 
@@ -176,9 +177,14 @@ describe("Broker slow subscribers", () => {
     b.subscribe({ selectors: ["a", "/x/{y}"] }).open(r.sink);
     assert.equal(b.size, 1);
     r.sink.destroy();
-    await new Promise((r) => setImmediate(r));
-    assert.equal(b.size, 0);
-    assert.equal(b.subscriptionCounts().size, 0);
+    await waitFor("gone", () => b.size === 0);
+    assert.deepEqual(b.subscriptionCounts(), {
+      exact: 0,
+      wildcard: 0,
+      template: 0,
+      distinctTemplates: 0,
+      distinctTopics: 0,
+    });
     assert.equal(r.sink.listenerCount("close"), 0);
     assert.equal(r.sink.listenerCount("error"), 0);
   });
@@ -187,21 +193,38 @@ describe("Broker slow subscribers", () => {
 describe("Broker heartbeat and expiry", () => {
   it("writes heartbeat comments to every stream from one timer", async () => {
     const b = broker({ heartbeatMs: 20 });
-    const r = reader();
-    b.subscribe({ selectors: ["a"] }).open(r.sink);
-    await new Promise((r) => setTimeout(r, 70));
-    assert.match(r.text(), /^:\n\n:\n\n/);
+    const r1 = reader();
+    const r2 = reader();
+    b.subscribe({ selectors: ["a"] }).open(r1.sink);
+    b.subscribe({ selectors: ["b"] }).open(r2.sink);
+    const keepAlive = setTimeout(() => {}, 5000); // the broker's timers are unref'd
+    await waitFor("two beats each", () => r1.count(":\n\n") >= 2 && r2.count(":\n\n") >= 2);
+    clearTimeout(keepAlive);
+    assert.match(r1.text(), /^:\n\n:\n\n/);
   });
 
-  it("ends a stream when its expiry time passes", async () => {
+  it("ends streams when their expiry time passes, earliest first, leaving the others", async () => {
     const b = broker();
-    const r = reader();
-    const closed = new Promise((resolve) => b.once("session-close", (_s, reason) => resolve(reason)));
-    b.subscribe({ selectors: ["a"], expiresAt: Date.now() + 30 }).open(r.sink);
-    // The broker's timers are unref'd (they never hold a process open); keep this test's loop alive.
-    const keepAlive = setTimeout(() => {}, 2000);
-    assert.equal(await closed, "expired");
+    const order: number[] = [];
+    b.on("session-close", (s, reason) => {
+      if (reason === "expired") order.push(s.expiresAt as number);
+    });
+    const now = Date.now();
+    const meta = { mine: true };
+    const times = [now + 90, now + 30, now + 60];
+    for (const t of times) b.subscribe({ selectors: ["a"], expiresAt: t, meta }).open(reader().sink);
+    const early = b.subscribe({ selectors: ["a"], expiresAt: now + 40 }).open(reader().sink);
+    early.close("client"); // leaves before its expiry: removed from the timer's queue
+    const forever = b.subscribe({ selectors: ["a"] }).open(reader().sink);
+    const keepAlive = setTimeout(() => {}, 5000);
+    await waitFor("three expiries", () => order.length === 3);
     clearTimeout(keepAlive);
+    assert.deepEqual(
+      order,
+      [...times].sort((x, y) => x - y),
+    );
+    assert.equal(forever.closed, false);
+    assert.deepEqual(meta, { mine: true }, "the caller's meta is not written to");
   });
 });
 
@@ -214,10 +237,9 @@ describe("Broker resume", () => {
     assert.deepEqual(pending.resume, { complete: true, lastEventId: ids[5] });
     const r = reader();
     pending.open(r.sink);
-    await b.publish({ topic: "a", data: "n10" });
-    await new Promise((r) => setImmediate(r));
+    await settle(b, r);
     const got = [...r.text().matchAll(/data:(n\d+)/g)].map((m) => m[1]);
-    assert.deepEqual(got, ["n6", "n7", "n8", "n9", "n10"]);
+    assert.deepEqual(got, ["n6", "n7", "n8", "n9"]);
   });
 
   it("plans again when events arrive between subscribe() and open()", async () => {
@@ -227,8 +249,8 @@ describe("Broker resume", () => {
     await b.publish({ topic: "a", data: "n1" });
     const r = reader();
     pending.open(r.sink);
-    await new Promise((r) => setImmediate(r));
-    assert.match(r.text(), /data:n1/);
+    await settle(b, r);
+    assert.equal(r.count("data:n1"), 1);
   });
 
   it("replays a history larger than the cap without dropping the subscriber", async () => {
@@ -236,9 +258,9 @@ describe("Broker resume", () => {
     for (let i = 0; i < 50; i++) await b.publish({ topic: "a", data: "z".repeat(1000) });
     const r = reader();
     const s = b.subscribe({ selectors: ["a"], lastEventId: "earliest" }).open(r.sink);
-    await new Promise((r) => setTimeout(r, 20));
+    await settle(b, r);
     assert.equal(s.closed, false);
-    assert.equal(r.text().split("data:z").length - 1, 50);
+    assert.equal(r.count("data:z"), 50);
   });
 });
 
@@ -262,11 +284,11 @@ describe("Broker ephemeral updates", () => {
     assert.equal(pending.resume?.complete, true);
     const r = reader();
     pending.open(r.sink);
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(
-      [...r.text().matchAll(/data:(\w+)/g)].map((m) => m[1]),
-      ["d1", "s2", "d2"],
-    );
-    assert.equal(b.lastEventId !== undefined, true);
+    await settle(b, r, "orders");
+    assert.deepEqual([...r.text().matchAll(/data:(\w+)\n/g)].map((m) => m[1]).slice(0, 3), [
+      "d1",
+      "s2",
+      "d2",
+    ]);
   });
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { assertSelector, assertTopic, isPatternSelector, TopicMatcher } from "../../src/core/topic.js";
+import { assertTopic, compileSelector, isPatternSelector, TopicMatcher } from "../../src/core/topic.js";
+
+const LIMITS = { maxSelectorLength: 1024, maxTemplateExpressions: 8 };
 
 describe("TopicMatcher", () => {
   const m = new TopicMatcher();
@@ -39,7 +41,7 @@ describe("TopicMatcher", () => {
   }
 
   it("keeps answering correctly after its cache turns over", () => {
-    const small = new TopicMatcher(4);
+    const small = new TopicMatcher({}, 4);
     for (let i = 0; i < 20; i++) assert.equal(small.matches("/t/{id}", `/t/${i}`), true);
     assert.equal(small.matches("/t/{id}", "/u/1"), false);
   });
@@ -57,7 +59,23 @@ describe("topic validation", () => {
     });
   }
   it("rejects an unparsable URI template selector", () => {
-    assert.throws(() => assertSelector("/books/{id"), { code: "SSEB_ERR_TOPIC_INVALID" });
+    assert.throws(() => compileSelector("/books/{id", LIMITS), { code: "SSEB_ERR_TOPIC_INVALID" });
+  });
+  it("refuses selectors over the bounds with SSEB_ERR_LIMIT_SELECTOR or a too long one", () => {
+    assert.throws(() => compileSelector("/a/{x}".repeat(9), LIMITS), {
+      code: "SSEB_ERR_LIMIT_SELECTOR",
+      statusCode: 400,
+    });
+    assert.throws(() => compileSelector(`{${"a,".repeat(8)}a}`, LIMITS), { code: "SSEB_ERR_LIMIT_SELECTOR" });
+    assert.throws(() => compileSelector("{/a,b,c,d,e,f,g,h}".repeat(2), LIMITS), /too complex/);
+    compileSelector("{a}".repeat(8), LIMITS);
+    assert.throws(() => compileSelector(`/${"x".repeat(1024)}`, LIMITS), { code: "SSEB_ERR_TOPIC_INVALID" });
+    compileSelector("/a/{x}".repeat(8), LIMITS);
+  });
+  it("treats a token's invalid template as a plain string, as the reference hub does", () => {
+    const m = new TopicMatcher();
+    assert.equal(m.matches("/books/{id", "/books/{id"), true);
+    assert.equal(m.matches("/books/{id", "/books/1"), false);
   });
   it("tells patterns from exact topics", () => {
     assert.equal(isPatternSelector("*"), true);

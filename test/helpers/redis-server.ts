@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Broker, type SubscribeOptions } from "../../src/core/broker.js";
-import type { Logger } from "../../src/options.js";
 import {
   createRedisTransport,
   type RedisTransport,
@@ -243,26 +242,5 @@ function parsed(text: () => string): Pick<Subscriber, "ids" | "data"> {
   return { ids: () => events().map((e) => e.id), data: () => events().map((e) => e.data) };
 }
 
-/** Polls `check` until it returns true; throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-/** A logger that records what it is given, to check what was logged and how often. */
-export function recordingLogger(): Logger & {
-  lines: { level: string; obj: object; msg: string | undefined }[];
-} {
-  const lines: { level: string; obj: object; msg: string | undefined }[] = [];
-  const at =
-    (level: string) =>
-    (obj: object, msg?: string): void => {
-      lines.push({ level, obj, msg });
-    };
-  return { lines, info: at("info"), warn: at("warn"), error: at("error"), debug: at("debug") };
-}
-
 export { freePort } from "./net.js";
+export { recordingLogger, waitFor } from "./wait.js";

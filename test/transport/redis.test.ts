@@ -298,7 +298,7 @@ describe("Redis backplane", () => {
 
   it("refuses to append after close", async () => {
     const t = createRedisTransport({ url: redis.url, keyPrefix: uniquePrefix() });
-    await t.start(() => {});
+    await t.start({ deliver: () => {}, gap: () => {} });
     await t.close();
     await assert.rejects(t.append({ id: "x", topics: ["a"], data: "" }), { code: "SSEB_ERR_BROKER_CLOSED" });
     await t.close(); // idempotent
