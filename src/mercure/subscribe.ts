@@ -37,7 +37,9 @@ export async function handleSubscribe(
     selectors: topics,
     authorized: grants?.subscribe ?? null,
     lastEventId: lastEventIdOf(req, url),
-    expiresAt: grants?.expiresAt,
+    // The token was accepted within the clock tolerance: the stream gets the same tolerance, or a token
+    // just inside it would open and close at once, and the client would reconnect in a loop.
+    expiresAt: grants?.expiresAt === undefined ? undefined : grants.expiresAt + o.jwtClockToleranceSec * 1000,
     meta: { mercure },
   });
   if (res.destroyed) return; // the client left while a backplane caught up
