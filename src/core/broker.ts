@@ -118,7 +118,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     });
     this.#retryFrame = this.options.retryMs === null ? null : encodeRetry(this.options.retryMs);
     this.#transport = transport;
-    this.#ready = transport.start((u) => this.#deliver(u));
+    this.#ready = transport.start({
+      deliver: (u, backlog) => this.#deliver(u, backlog),
+      gap: (reason) => this.#gap(reason),
+    });
     // A failed start surfaces on publish; keep it from being an unhandled rejection meanwhile.
     this.#ready.catch(() => {});
     if (this.options.heartbeatMs !== null) {
@@ -180,11 +183,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   // ---- hot path -------------------------------------------------------------------------------------
 
-  #deliver(update: Update): void {
+  /** `backlog`: in the shared log before this node started; history only, not a new event for anyone. */
+  #deliver(update: Update, backlog = false): void {
     const frame = encodeEvent({ id: update.id, event: update.type, data: update.data, retry: update.retry });
     const d: DeliveredUpdate = { ...update, seq: ++this.#seq, frame };
     (d.ephemeral === true ? this.ephemeralHistory : this.history).add(d);
     this.lastEventId = d.id;
+    if (backlog) return;
     this.stats.eventsPublished++;
     this.#log?.info({ id: d.id, topic: d.topics[0], clients: this.#sessions.size }, "Receiving event");
     for (const topic of d.topics) {
@@ -200,6 +205,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
       }
     }
     if (this.listenerCount("publish") > 0) this.emit("publish", d);
+  }
+
+  /** The transport may have lost updates before the next one: a resume from before here is incomplete. */
+  #gap(reason: string): void {
+    this.history.markGap(this.#seq + 1);
+    this.ephemeralHistory.markGap(this.#seq + 1);
+    this.#log?.warn({ reason, seq: this.#seq }, "Backplane gap: a resume from before it reports incomplete");
   }
 
   #fanOut(set: Set<Session>, d: DeliveredUpdate): void {

@@ -142,6 +142,11 @@ export class History {
     if (--e.refs === 0 && this.#byId.get(e.update.id) === e) this.#byId.delete(e.update.id);
   }
 
+  /** Updates may be missing before `seq` (a transport gap): any resume point below it is incomplete. */
+  markGap(seq: number): void {
+    this.#droppedSeq = Math.max(this.#droppedSeq, seq);
+  }
+
   has(id: string): boolean {
     return this.#byId.has(id);
   }

@@ -1,29 +1,30 @@
 /**
  * The single-process transport: appending is delivering, synchronously, so the order is the call order.
+ * Nothing precedes the process (no backlog) and nothing is lost (no gap).
  * @module
  */
 import type { Update } from "../core/update.js";
 import { SseBrokerError } from "../errors.js";
-import type { Transport } from "./transport.js";
+import type { Transport, TransportReceiver } from "./transport.js";
 
 export class MemoryTransport implements Transport {
-  #deliver: ((update: Update) => void) | undefined;
+  #receiver: TransportReceiver | undefined;
 
-  async start(deliver: (update: Update) => void): Promise<void> {
-    this.#deliver = deliver;
+  async start(receiver: TransportReceiver): Promise<void> {
+    this.#receiver = receiver;
   }
 
   append(update: Update): Promise<void> {
-    if (this.#deliver === undefined) {
+    if (this.#receiver === undefined) {
       return Promise.reject(
         new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is not running", { statusCode: 503 }),
       );
     }
-    this.#deliver(update);
+    this.#receiver.deliver(update, false);
     return Promise.resolve();
   }
 
   async close(): Promise<void> {
-    this.#deliver = undefined;
+    this.#receiver = undefined;
   }
 }
