@@ -87,8 +87,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   // No inactivity timeout on sockets (the default, said explicitly: streams are idle by design).
   server.timeout = 0;
   try {
-    await listen(server, config.port, config.host);
+    // Ready first: a backplane node delivers what it loads at start to history only, and a subscriber
+    // must not connect before it knows which of its events are new.
     await broker.ready();
+    await listen(server, config.port, config.host);
   } catch (err) {
     server.close();
     await broker.close().catch(() => {});

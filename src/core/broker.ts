@@ -237,8 +237,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const d: DeliveredUpdate = { ...update, seq: ++this.#seq, frame };
     (d.ephemeral === true ? this.ephemeralHistory : this.history).add(d);
     this.lastEventId = d.id;
-    this.stats.eventsPublished++;
     if (backlog) return;
+    this.stats.eventsPublished++;
     this.#fanout.deliver(d);
     if (this.listenerCount("publish") > 0) this.#notify("publish", d);
   }

@@ -1,5 +1,6 @@
 /**
  * The single-process transport: appending is delivering, synchronously, so the order is the call order.
+ * Nothing precedes the process (no backlog) and nothing is lost (no gap).
  * @module
  */
 import type { Update } from "../core/update.js";

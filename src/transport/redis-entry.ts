@@ -1,8 +1,8 @@
 /**
  * How an update is stored in a Redis stream entry, and how stream ids order.
  *
- * Two fields: `m`, a small JSON header (`i` id, `t` topics, `e` type, `r` retry, `p` private), and `d`, the
- * data as is. Payloads are usually JSON already; keeping them out of the header spares escaping them twice
+ * Two fields: `m`, a small JSON header (`i` id, `t` topics, `e` type, `r` retry, `p` private, `x` ephemeral),
+ * and `d`, the data as is. Payloads are usually JSON already; keeping them out of the header spares escaping them twice
  * and keeps entries compact. Entries are validated on the way in because any client can XADD to the key.
  * @module
  */
@@ -16,6 +16,7 @@ interface Header {
   e?: string;
   r?: number;
   p?: 1;
+  x?: 1;
 }
 
 /** The XADD field/value list for an update. */
@@ -24,6 +25,7 @@ export function encodeEntry(u: Update): [string, string, string, string] {
   if (u.type !== undefined) h.e = u.type;
   if (u.retry !== undefined) h.r = u.retry;
   if (u.private === true) h.p = 1;
+  if (u.ephemeral === true) h.x = 1;
   return ["m", JSON.stringify(h), "d", u.data];
 }
 
@@ -43,12 +45,13 @@ export function decodeEntry(fields: readonly string[]): Update | string {
     return "header is not JSON";
   }
   if (typeof h !== "object" || h === null) return "header is not an object";
-  const { i, t, e, r, p } = h as Record<string, unknown>;
+  const { i, t, e, r, p, x } = h as Record<string, unknown>;
   if (typeof i !== "string" || i === "" || i === "earliest") return "bad id";
   if (!Array.isArray(t) || t.length === 0 || !t.every((x) => typeof x === "string")) return "bad topics";
   if (e !== undefined && typeof e !== "string") return "bad type";
   if (r !== undefined && typeof r !== "number") return "bad retry";
   if (p !== undefined && p !== 1) return "bad private flag";
+  if (x !== undefined && x !== 1) return "bad ephemeral flag";
   // The same checks publish() makes: an entry that passes them cannot throw in the encoder.
   try {
     assertField("id", i);
@@ -58,7 +61,8 @@ export function decodeEntry(fields: readonly string[]): Update | string {
   } catch (err) {
     return (err as Error).message;
   }
-  return { id: i, topics: t as string[], data: d, type: e, retry: r, private: p === 1 };
+  const u: Update = { id: i, topics: t as string[], data: d, type: e, retry: r, private: p === 1 };
+  return x === 1 ? { ...u, ephemeral: true } : u;
 }
 
 function compareDigits(a: string, b: string): number {

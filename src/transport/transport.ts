@@ -1,15 +1,15 @@
 /**
  * Where published updates go before they are delivered: in memory (one process) or a backplane shared by
- * several nodes. A transport totally orders updates and hands each one to `deliver` on every node, once.
+ * several nodes. A transport totally orders updates and hands each one to the receiver on every node, once.
  * @module
  */
 import type { Update } from "../core/update.js";
 
-/** What a transport delivers to (the broker). */
+/** What a running transport hands updates (and news of lost ones) to: the broker. */
 export interface TransportReceiver {
   /**
-   * An update in the shared order. `backlog` = it was already in the shared log when this node started: it
-   * goes to history only (for resume), never to live subscribers as a new event.
+   * An update in the shared order. `backlog` = it was already in the shared log when this node started:
+   * it goes to history only (for resume), never to live subscribers as a new event.
    */
   deliver(update: Update, backlog: boolean): void;
   /**

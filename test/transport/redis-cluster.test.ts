@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { createRedisTransport } from "../../src/transport/redis.js";
 import {
   type Node,
   type RedisServer,
@@ -22,7 +23,8 @@ after(async () => {
 
 describe("Redis backplane on a Redis Cluster", () => {
   it("delivers every event on both brokers in the same order and resumes from history", async () => {
-    const prefix = uniquePrefix();
+    // A hash tag: both streams (data and ephemeral) are read by one XREAD, so they must share a slot.
+    const prefix = `{${uniquePrefix()}}:`;
     const nodes: Node[] = [
       startNode(redis.url, prefix, { cluster: true }),
       startNode(redis.url, prefix, { cluster: true }),
@@ -40,8 +42,21 @@ describe("Redis backplane on a Redis Cluster", () => {
       assert.equal(resumed.complete, true);
       await waitFor("the replay", () => resumed.ids().length >= 40);
       assert.deepEqual(resumed.ids(), ids.slice(10));
+      const ephemeral = await nodes[0]?.broker.publish({ topic: "c", data: "e", ephemeral: true });
+      await waitFor("an ephemeral update on both", () =>
+        subs.every((s) => s.ids().includes(ephemeral ?? "")),
+      );
     } finally {
       await Promise.all(nodes.map((n) => n.broker.close()));
     }
+  });
+
+  it("refuses a keyPrefix without a hash tag, and defaults to one", async () => {
+    assert.throws(() => createRedisTransport({ url: redis.url, cluster: true, keyPrefix: "plain:" }), {
+      code: "SSEB_ERR_OPTIONS_INVALID",
+    });
+    const t = createRedisTransport({ url: redis.url, cluster: true, logger: null });
+    assert.deepEqual([t.key, t.ephemeralKey], ["{sse-broker}:events", "{sse-broker}:ephemeral"]);
+    await t.close();
   });
 });

@@ -135,7 +135,7 @@ describe("Redis backplane across a Redis restart", () => {
     }
   });
 
-  it("starts while Redis is down and loads the retained stream once it is back", async () => {
+  it("starts while Redis is down and loads the retained stream into history once it is back", async () => {
     const prefix = uniquePrefix();
     const a = startNode(redis.url, prefix);
     let late: Node | undefined;
@@ -152,8 +152,9 @@ describe("Redis backplane across a Redis restart", () => {
       await waitFor("the backlog on the late node", () => late?.broker.history.has(lastId) === true, 20_000);
       const next = await late.broker.publish({ topic: "s", data: "after" });
       await waitFor("the live event", () => sub.ids().includes(next), 20_000);
-      // Connected before the node had read the backlog, the subscriber gets it live, then the new event.
-      assert.deepEqual(sub.ids(), [...ids, next]);
+      // Connected before the node had read the backlog, the subscriber still gets only the new event: the
+      // node learnt where the backlog ends when it reached Redis, before delivering anything.
+      assert.deepEqual(sub.ids(), [next]);
       const replay = subscribe(late.broker, { selectors: ["s"], lastEventId: "earliest" });
       await waitFor("the replay", () => replay.ids().length >= ids.length + 1);
       assert.deepEqual(replay.ids(), [...ids, next]);
