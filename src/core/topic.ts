@@ -41,7 +41,7 @@ export interface SelectorLimits {
  * topic length they bound a match to well under a millisecond (bench/selectors.ts).
  */
 export const MAX_TEMPLATE_VARIABLES = 8;
-export const MAX_TEMPLATE_COST = 32;
+export const MAX_TEMPLATE_COST = 16;
 
 export type SelectorKind = "exact" | "wildcard" | "template";
 

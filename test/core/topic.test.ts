@@ -68,7 +68,8 @@ describe("topic validation", () => {
     });
     assert.throws(() => compileSelector(`{${"a,".repeat(8)}a}`, LIMITS), { code: "SSEB_ERR_LIMIT_SELECTOR" });
     assert.throws(() => compileSelector("{/a,b,c,d,e,f,g,h}".repeat(2), LIMITS), /too complex/);
-    compileSelector("{a}".repeat(8), LIMITS);
+    compileSelector("{a}".repeat(5), LIMITS);
+    assert.throws(() => compileSelector("{a}".repeat(6), LIMITS), /too complex/);
     assert.throws(() => compileSelector(`/${"x".repeat(1024)}`, LIMITS), { code: "SSEB_ERR_TOPIC_INVALID" });
     compileSelector("/a/{x}".repeat(8), LIMITS);
   });
