@@ -45,6 +45,12 @@ export interface BrokerOptions {
    * refused with 503 (the matching work of a publish is bounded by it). Defaults to `10_000`.
    */
   maxPatternSelectors: number;
+  /**
+   * Distinct template selectors the subscriptions of one client (`SubscribeOptions.client`, the client
+   * address over HTTP) may hold at once (more → 429), so one client cannot take the whole node's share.
+   * Defaults to `256`.
+   */
+  maxPatternSelectorsPerClient: number;
   /** Topics one update may have (the canonical one plus alternates; more → 400). Defaults to `32`. */
   maxTopicsPerUpdate: number;
   /** Largest event data, in UTF-8 bytes (more → 413). Defaults to 1 MiB. */
@@ -88,6 +94,7 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   maxSelectorLength: 1024,
   maxTemplateExpressions: 8,
   maxPatternSelectors: 10_000,
+  maxPatternSelectorsPerClient: 256,
   maxTopicsPerUpdate: 32,
   maxEventBytes: MiB,
   shutdownRetrySpreadMs: 10_000,
@@ -132,6 +139,7 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   }
   intOption("maxTemplateExpressions", o.maxTemplateExpressions, 1);
   intOption("maxPatternSelectors", o.maxPatternSelectors, 0);
+  intOption("maxPatternSelectorsPerClient", o.maxPatternSelectorsPerClient, 0);
   intOption("maxTopicsPerUpdate", o.maxTopicsPerUpdate, 1);
   intOption("maxEventBytes", o.maxEventBytes, 1);
   if (o.shutdownRetrySpreadMs !== null) intOption("shutdownRetrySpreadMs", o.shutdownRetrySpreadMs, 1000);

@@ -116,6 +116,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly #selectorLimits: SelectorLimits;
   readonly #fanout: Fanout;
   readonly #sessions = new Set<Session>();
+  /** Per client: how many of its sessions use each template selector (see maxPatternSelectorsPerClient). */
+  readonly #clientTemplates = new Map<string, Map<string, number>>();
   readonly #expiry = new ExpiryQueue((s) => s.close("expired"));
   readonly #ready: Promise<void>;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -309,6 +311,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
         { statusCode: 503 },
       );
     }
+    if (opts.client !== undefined) {
+      const mine = this.#clientTemplates.get(opts.client);
+      const fresh = selectors.selectors.filter((s) => s.kind === "template" && mine?.has(s.source) !== true);
+      if (fresh.length > 0 && (mine?.size ?? 0) + fresh.length > o.maxPatternSelectorsPerClient) {
+        throw new SseBrokerError(
+          "SSEB_ERR_LIMIT_PATTERNS",
+          `a client may hold at most ${o.maxPatternSelectorsPerClient} distinct template selectors`,
+          { statusCode: 429 },
+        );
+      }
+    }
     const grants = opts.authorized == null ? null : this.matcher.compile(opts.authorized);
     const lastEventId = opts.lastEventId;
     if (lastEventId !== undefined) assertField("id", lastEventId);
@@ -380,6 +393,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const retryMs = this.options.retryMs;
     if (retryMs !== null) sink.write(encodeRetry(jittered(retryMs)));
     this.#fanout.add(session);
+    this.#countTemplates(session, 1);
     this.#sessions.add(session);
     this.stats.connectionsOpened++;
     this.#expiry.add(session);
@@ -395,6 +409,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #detach(session: Session): void {
     if (!this.#sessions.delete(session)) return;
     this.#fanout.remove(session);
+    this.#countTemplates(session, -1);
     this.#expiry.remove(session);
     const reason = session.closeReason ?? "closed";
     if (reason === "slow" || reason === "lagged") {
@@ -414,6 +429,22 @@ export class Broker extends EventEmitter<BrokerEvents> {
       `Removed client. ${this.#sessions.size} registered clients`,
     );
     this.#notify("session-close", session, reason);
+  }
+
+  #countTemplates(session: Session, delta: 1 | -1): void {
+    if (session.client === undefined) return;
+    let mine = this.#clientTemplates.get(session.client);
+    for (const s of session.selectorSet.selectors) {
+      if (s.kind !== "template") continue;
+      if (mine === undefined) {
+        mine = new Map();
+        this.#clientTemplates.set(session.client, mine);
+      }
+      const n = (mine.get(s.source) ?? 0) + delta;
+      if (n > 0) mine.set(s.source, n);
+      else mine.delete(s.source);
+    }
+    if (mine?.size === 0) this.#clientTemplates.delete(session.client);
   }
 
   /** Subscriptions by kind, and the distinct topics and templates subscribed to. */

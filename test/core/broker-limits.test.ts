@@ -57,6 +57,21 @@ describe("Broker limits on subscriptions", () => {
     assert.equal(b.subscriptionCounts().distinctTemplates, 4);
   });
 
+  it("bounds the distinct templates of one client with 429, sharing nothing with other clients", () => {
+    const b = broker({ maxPatternSelectorsPerClient: 3 });
+    const sink = (): ReturnType<typeof reader>["sink"] => reader().sink;
+    const first = b.subscribe({ selectors: ["/a/{x}", "/b/{x}"], client: "10.0.0.1" }).open(sink());
+    b.subscribe({ selectors: ["/a/{x}", "/c/{x}"], client: "10.0.0.1" }).open(sink());
+    assert.throws(() => b.subscribe({ selectors: ["/d/{x}"], client: "10.0.0.1" }), {
+      code: "SSEB_ERR_LIMIT_PATTERNS",
+      statusCode: 429,
+    });
+    b.subscribe({ selectors: ["/d/{x}", "/e/{x}", "/f/{x}"], client: "10.0.0.2" }).open(sink());
+    first.close("client"); // frees /b/{x} for 10.0.0.1 (/a/{x} is still used by its other session)
+    b.subscribe({ selectors: ["/d/{x}"], client: "10.0.0.1" }).open(sink());
+    assert.throws(() => b.subscribe({ selectors: ["/g/{x}"], client: "10.0.0.1" }), { statusCode: 429 });
+  });
+
   it("matches on a publish only the templates whose literal prefix the topic starts with", async () => {
     const b = broker({ maxSelectorsPerSubscription: 64, maxPatternSelectors: 100_000 });
     // 20 anonymous connections × 64 distinct templates elsewhere, and one interested subscriber.
