@@ -111,7 +111,7 @@ async function startNodeServer(name: string, script: string, args: string[] = []
     name,
     SERVER_CORE,
     ["--expose-gc", ...prof, "--import", "tsx"],
-    join(here, "servers", script),
+    script.startsWith("/") ? script : join(here, "servers", script),
     args,
   );
   const ready = await p.next<{ port: number; path?: string; headers?: Record<string, string> }>(
@@ -197,6 +197,16 @@ http {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `sse-broker@DIR`: the same server from another checkout (e.g. `git worktree add /tmp/base <commit>`), to
+ * compare two trees in one run.
+ */
+function serverFor(name: string): (() => Promise<Target>) | undefined {
+  const other = /^sse-broker@(\/.+)$/.exec(name)?.[1];
+  if (other !== undefined) return () => startNodeServer(name, join(other, "bench/servers/sse-broker.ts"));
+  return SERVERS[name];
 }
 
 const SERVERS: Record<string, () => Promise<Target>> = {
