@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { badRequest, SseBrokerError } from "../errors.js";
+import { jitteredMs } from "../jitter.js";
 import { type BrokerOptions, type Logger, type ResolvedOptions, resolveOptions } from "../options.js";
 import { MemoryTransport } from "../transport/memory.js";
 import type { Transport } from "../transport/transport.js";
@@ -97,7 +98,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #dirty: Session[] = [];
   #flushScheduled = false;
   readonly #ready: Promise<void>;
-  readonly #retryFrame: Buffer | null;
   #heartbeat: NodeJS.Timeout | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
   /** When the armed expiry timer fires (ms since epoch); +∞ when none is armed. */
@@ -116,7 +116,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
       maxBytesPerTopic: this.options.historyMaxBytes,
       maxTopics: this.options.historyMaxTopics,
     });
-    this.#retryFrame = this.options.retryMs === null ? null : encodeRetry(this.options.retryMs);
     this.#transport = transport;
     this.#ready = transport.start((u) => this.#deliver(u));
     // A failed start surfaces on publish; keep it from being an unhandled rejection meanwhile.
@@ -337,7 +336,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
       sink.off("error", onGone);
       this.#detach(s);
     };
-    if (this.#retryFrame !== null) sink.write(this.#retryFrame);
+    // Jittered per stream: clients sent away together (restart, cap) do not all return in the same second.
+    if (this.options.retryMs !== null) sink.write(encodeRetry(jitteredMs(this.options.retryMs)));
     if (plan !== null) session.replay(plan.updates);
     for (const selector of session.selectors) {
       const index = isPatternSelector(selector) ? this.#patterns : this.#exact;

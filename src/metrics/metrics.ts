@@ -5,6 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
+import { REFUSAL_REASONS, refusalsOf } from "./refusals.js";
 
 /** Registry with the broker's metrics (prefix `sse_broker_`) and Node process metrics. */
 export function createMetrics(broker: Broker, opts: { processMetrics?: boolean } = {}): Registry {
@@ -53,14 +54,29 @@ export function createMetrics(broker: Broker, opts: { processMetrics?: boolean }
     () => broker.history.bytes,
   );
   gauge("sse_broker_history_topics", "Topics with retained events.", () => broker.history.topicCount);
+  // Labels are bounded: never a client-chosen topic (unbounded cardinality, private names exposed).
   new Gauge({
     name: "sse_broker_subscriptions",
-    help: "Subscriptions per topic selector.",
-    labelNames: ["topic"],
+    help: "Subscriptions by selector kind: exact topic, URI template, or the * wildcard.",
+    labelNames: ["kind"],
+    registers: [register],
+    collect() {
+      const by = { exact: 0, template: 0, wildcard: 0 };
+      for (const [selector, n] of broker.subscriptionCounts()) {
+        by[selector === "*" ? "wildcard" : selector.includes("{") ? "template" : "exact"] += n;
+      }
+      for (const [kind, n] of Object.entries(by)) this.set({ kind }, n);
+    },
+  });
+  const refused = refusalsOf(broker);
+  new Counter({
+    name: "sse_broker_refused_total",
+    help: "Requests refused by a limit, by reason.",
+    labelNames: ["reason"],
     registers: [register],
     collect() {
       this.reset();
-      for (const [topic, n] of broker.subscriptionCounts()) this.set({ topic }, n);
+      for (const reason of REFUSAL_REASONS) this.inc({ reason }, refused[reason]);
     },
   });
   return register;
