@@ -86,7 +86,7 @@ describe("clientInfo", () => {
     });
   }
 
-  for (const headers of [
+  for (const headers of <Record<string, string>[]>[
     { "x-forwarded-for": "" },
     { "x-forwarded-for": "1.2.3.4 5.6.7.8" },
     { "x-forwarded-for": "[::1" },

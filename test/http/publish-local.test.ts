@@ -196,7 +196,7 @@ describe("behind a trusted reverse proxy (trustProxy)", () => {
   });
 
   it("accepts a local client forwarded by the proxy, with X-Forwarded-For or Forwarded", async () => {
-    for (const headers of [
+    for (const headers of <Record<string, string>[]>[
       { "X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http" },
       { Forwarded: 'for="[::1]:5000";proto=http' },
     ]) {
@@ -210,7 +210,7 @@ describe("behind a trusted reverse proxy (trustProxy)", () => {
   });
 
   it("answers 400 to malformed or disagreeing forwarding headers", async () => {
-    for (const headers of [
+    for (const headers of <Record<string, string>[]>[
       { "X-Forwarded-For": "not-an-ip" },
       { "X-Forwarded-For": "8.8.8.8,," },
       { Forwarded: "for=" },
