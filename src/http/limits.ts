@@ -59,14 +59,16 @@ export function clientOf(broker: Broker, req: IncomingMessage): ClientInfo {
  */
 export function admitStream(broker: Broker, req: IncomingMessage, res: ServerResponse): void {
   const release = limitsOf(broker).admission.admit(clientOf(broker, req).address);
-  const socket = req.socket;
+  // The connection's close too: a response that never got the socket (pipelined) may never close.
+  // HTTP/2 multiplexes a session's streams on one socket: there the response's close suffices.
+  const socket = req.httpVersionMajor < 2 ? req.socket : null;
   const done = (): void => {
     res.off("close", done);
-    socket.off("close", done);
+    socket?.off("close", done);
     release();
   };
   res.once("close", done);
-  socket.once("close", done);
+  socket?.once("close", done);
 }
 
 /** Throws 429 when the publisher (its bearer token, else its address) is over `publishRatePerKey`. */
