@@ -16,6 +16,16 @@ export const ErrorCodes = {
   SSEB_ERR_AUTH_TOKEN_INVALID: "invalid token",
   SSEB_ERR_AUTH_TOKEN_EXPIRED: "token expired",
   SSEB_ERR_AUTH_FORBIDDEN: "forbidden",
+  SSEB_ERR_AUTH_PROXY_UNTRUSTED: "proxy headers from an untrusted peer",
+  SSEB_ERR_AUTH_NOT_LOOPBACK: "client address is not loopback",
+  SSEB_ERR_AUTH_HOST_NOT_LOOPBACK: "Host is not a loopback name",
+  SSEB_ERR_AUTH_ORIGIN_REFUSED: "origin not allowed",
+  SSEB_ERR_AUTH_CROSS_SITE: "cross-site request refused",
+  SSEB_ERR_REQUEST_FORWARDED_INVALID: "malformed forwarding header",
+  SSEB_ERR_LIMIT_CONNECTIONS: "too many connections",
+  SSEB_ERR_LIMIT_CONNECTIONS_PER_IP: "too many connections from this address",
+  SSEB_ERR_LIMIT_CONNECTION_RATE: "connecting too fast",
+  SSEB_ERR_LIMIT_PUBLISH_RATE: "publishing too fast",
   SSEB_ERR_BROKER_CLOSED: "broker is closed",
   SSEB_ERR_BACKPLANE_UNAVAILABLE: "backplane unavailable",
   SSEB_ERR_NOT_FOUND: "not found",
@@ -35,12 +45,19 @@ export type ErrorCode = keyof typeof ErrorCodes;
 export class SseBrokerError extends Error {
   readonly code: ErrorCode;
   readonly statusCode: number | undefined;
+  /** `Retry-After` (seconds) sent with a 429/503 answer; absent = 5. */
+  readonly retryAfterSec: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { statusCode?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { statusCode?: number; cause?: unknown; retryAfterSec?: number } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SseBrokerError";
     this.code = code;
     this.statusCode = options.statusCode;
+    this.retryAfterSec = options.retryAfterSec;
   }
 
   /** Branded so `instanceof` holds across two installed copies of the package. */

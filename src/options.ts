@@ -4,6 +4,8 @@
  */
 import { MAX_TOPIC_LENGTH } from "./core/topic.js";
 import { optionsError } from "./errors.js";
+import { trustedProxies } from "./http/client-address.js";
+import { defaultMaxConnections } from "./http/fd-limit.js";
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -61,14 +63,47 @@ export interface BrokerOptions {
    * to `10_000`.
    */
   shutdownRetrySpreadMs: number | null;
-  /** `retry:` sent when a stream opens, in ms; `null` = none. Defaults to `null`. */
+  /**
+   * `retry:` sent when a stream opens, in ms, plus a random 0–50 % so that clients sent away together
+   * (a restart, a cap) do not all come back in the same second; `null` = none. Defaults to `null`.
+   */
   retryMs: number | null;
   /** Largest accepted publish body in bytes. Defaults to 1 MiB. */
   maxBodyBytes: number;
   /** `Access-Control-Allow-Origin` for streams and publish: `*`, a list of origins, or `null` = no CORS. Defaults to `"*"`. */
   corsOrigins: "*" | readonly string[] | null;
-  /** Static bearer token for `POST /publish`; `null` = publish from loopback only. Defaults to `null`. */
+  /**
+   * Static bearer token for `POST /publish`; `null` = publish from this machine only (loopback client,
+   * loopback `Host`, no untrusted proxy headers, no foreign `Origin`; see README). Defaults to `null`.
+   */
   publishToken: string | null;
+  /**
+   * Origins allowed to `POST /publish` from a browser: CORS on `/publish` and, without a token, the
+   * `Origin` check. Independent of `corsOrigins` (streams). Defaults to `[]` (none).
+   */
+  publishOrigins: readonly string[];
+  /**
+   * Peers whose forwarding headers (`X-Forwarded-For`, `Forwarded`, `X-Real-IP`) give the client address:
+   * IP addresses or CIDRs (IPv4, IPv6), `"loopback"` for 127.0.0.0/8 and ::1. Defaults to `[]` (none).
+   */
+  trustProxy: readonly string[];
+  /** Bearer token `GET /metrics` requires; `null` = `/metrics` from this machine only. Defaults to `null`. */
+  metricsToken: string | null;
+  /**
+   * Open event streams at most; more are refused with 503 (established ones are never evicted); `null` =
+   * no cap. Defaults to the open-file soft limit minus max(256, 5 %), which keeps file descriptors for
+   * `/healthz`, `/metrics` and publishing (10 000 when the limit is unknown).
+   */
+  maxConnections: number | null;
+  /** Open event streams per client address; more → 503; `null` = no cap. Defaults to `256`. */
+  maxConnectionsPerIp: number | null;
+  /** New event streams per second per client address (burst: twice it); more → 429; `null` = off. Defaults to `32`. */
+  connectionRatePerIp: number | null;
+  /**
+   * Publishes per second per publisher (its bearer token, or its address without one; burst: twice it);
+   * more → 429; `null` = off. Defaults to `1000`.
+   */
+  publishRatePerKey: number | null;
   /** Serve the seed demo on `GET /` (page for browsers, bare stream for others). Defaults to `true`. */
   demoRoutes: boolean;
   /** Topic of the demo producer's events, and of `GET /`'s stream. Defaults to `"time"`. */
@@ -102,6 +137,13 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   maxBodyBytes: MiB,
   corsOrigins: "*",
   publishToken: null,
+  publishOrigins: Object.freeze([]) as readonly string[],
+  trustProxy: Object.freeze([]) as readonly string[],
+  metricsToken: null,
+  maxConnections: defaultMaxConnections(),
+  maxConnectionsPerIp: 256,
+  connectionRatePerIp: 32,
+  publishRatePerKey: 1000,
   demoRoutes: true,
   demoTopic: "time",
   webRoot: null,
@@ -115,6 +157,10 @@ function intOption(name: string, value: unknown, min: number): number {
     throw optionsError(`${name} must be an integer >= ${min}`);
   }
   return value;
+}
+
+function isOrigin(v: unknown): boolean {
+  return typeof v === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(v);
 }
 
 /** Validates user options over the defaults; throws SSEB_ERR_OPTIONS_INVALID naming the bad option. */
@@ -153,6 +199,23 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   }
   if (o.publishToken !== null && (typeof o.publishToken !== "string" || o.publishToken === "")) {
     throw optionsError("publishToken must be a non-empty string or null");
+  }
+  if (!Array.isArray(o.publishOrigins) || o.publishOrigins.some((x) => !isOrigin(x))) {
+    throw optionsError('publishOrigins must be a list of origins like "https://example.com"');
+  }
+  o.publishOrigins = Object.freeze([...o.publishOrigins]);
+  trustedProxies(o.trustProxy); // throws on a bad entry
+  o.trustProxy = Object.freeze([...o.trustProxy]);
+  if (o.metricsToken !== null && (typeof o.metricsToken !== "string" || o.metricsToken === "")) {
+    throw optionsError("metricsToken must be a non-empty string or null");
+  }
+  for (const k of [
+    "maxConnections",
+    "maxConnectionsPerIp",
+    "connectionRatePerIp",
+    "publishRatePerKey",
+  ] as const) {
+    if (o[k] !== null) intOption(k, o[k], 1);
   }
   if (typeof o.demoTopic !== "string" || o.demoTopic === "")
     throw optionsError("demoTopic must be a non-empty string");

@@ -17,6 +17,9 @@ const TOPIC = "https://example.com/bench/1";
 
 const broker = createBroker({
   logger: null,
+  // The load client opens every subscriber from one address, as fast as it can.
+  maxConnectionsPerIp: null,
+  connectionRatePerIp: null,
   mercure: { subscriberJwtKey: SUBSCRIBER_KEY, publisherJwtKey: PUBLISHER_KEY },
 });
 const server = http.createServer(broker.handler);

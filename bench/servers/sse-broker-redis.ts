@@ -13,7 +13,13 @@ const [url, keyPrefix] = process.argv.slice(2);
 if (url === undefined || keyPrefix === undefined)
   throw new Error("usage: sse-broker-redis.ts <url> <prefix>");
 
-const broker = createBroker({ logger: null, transport: createRedisTransport({ url, keyPrefix }) });
+const broker = createBroker({
+  logger: null,
+  transport: createRedisTransport({ url, keyPrefix }),
+  // The load client opens every subscriber from one address, as fast as it can.
+  maxConnectionsPerIp: null,
+  connectionRatePerIp: null,
+});
 const server = http.createServer(broker.handler);
 
 runBenchServer(

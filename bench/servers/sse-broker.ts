@@ -10,7 +10,13 @@ import { createBroker } from "../../src/index.js";
 import { runBenchServer } from "./control.js";
 
 const { values } = parseArgs({ options: { "flush-interval-ms": { type: "string", default: "0" } } });
-const broker = createBroker({ logger: null, flushIntervalMs: Number(values["flush-interval-ms"]) });
+const broker = createBroker({
+  logger: null,
+  flushIntervalMs: Number(values["flush-interval-ms"]),
+  // The load client opens every subscriber from one address, as fast as it can.
+  maxConnectionsPerIp: null,
+  connectionRatePerIp: null,
+});
 const server = http.createServer(broker.handler);
 
 runBenchServer(server, {

@@ -6,7 +6,9 @@
 import { parseArgs } from "node:util";
 import type { JwtAlgorithm } from "../auth/keys.js";
 import { optionsError } from "../errors.js";
+import { trustedProxies } from "../http/client-address.js";
 import type { MercureOptions } from "../mercure/options.js";
+import { DEFAULT_BROKER_OPTIONS } from "../options.js";
 import { ALGORITHMS, LOG_LEVELS, type LogLevel, OPTIONS, spec } from "./option-specs.js";
 
 export type { LogLevel } from "./option-specs.js";
@@ -29,8 +31,21 @@ export interface CliConfig {
   historyMaxBytes: number;
   historyMaxTopics: number;
   maxBodyBytes: number;
+  /** Trusted reverse proxies (IPs, CIDRs, `loopback`). */
+  trustProxy: readonly string[];
+  /** Origins allowed to `POST /publish` from a browser. */
+  publishOrigins: readonly string[];
+  maxConnections: number | null;
+  maxConnectionsPerIp: number | null;
+  connectionRatePerIp: number | null;
+  publishRatePerKey: number | null;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
   logLevel: LogLevel;
   metrics: boolean;
+  metricsToken: string | null;
+  /** A second listener serving `/metrics` and `/healthz` without a token; `null` = none. */
+  metricsListen: { host: string; port: number } | null;
   /** Redis backplane URL; `null` = single process, in-memory transport. */
   redisUrl: string | null;
   redisPrefix: string;
@@ -84,13 +99,28 @@ export function parseCli(
     historyMaxBytes: src.int("history-bytes", 0) ?? 4_194_304,
     historyMaxTopics: src.int("history-topics", 1) ?? 10_000,
     maxBodyBytes: src.int("max-body-bytes", 1) ?? 1_048_576,
+    trustProxy: src.proxies("trust-proxy"),
+    publishOrigins: src.publishOrigins("publish-cors-origin"),
+    maxConnections: src.intOrNone("max-connections", DEFAULT_BROKER_OPTIONS.maxConnections),
+    maxConnectionsPerIp: src.intOrNone("max-connections-per-ip", 256),
+    connectionRatePerIp: src.intOrNone("connection-rate-per-ip", 32),
+    publishRatePerKey: src.intOrNone("publish-rate-per-key", 1000),
+    headersTimeoutMs: src.int("headers-timeout-ms", 1) ?? 20_000,
+    requestTimeoutMs: src.int("request-timeout-ms", 1) ?? 60_000,
     logLevel: src.logLevel("log-level") ?? "info",
     metrics: !src.flag("no-metrics"),
+    metricsToken: src.str("metrics-token") ?? null,
+    metricsListen: src.hostPort("metrics-listen") ?? null,
     redisUrl,
     redisPrefix: src.str("redis-prefix") ?? "sse-broker:",
     workers,
     mercure: mercureConfig(src, corsOrigins),
   };
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw optionsError(
+      `--headers-timeout-ms (${config.headersTimeoutMs}) must not exceed --request-timeout-ms (${config.requestTimeoutMs})`,
+    );
+  }
   const subscriptionsTtlMs = src.int("subscriptions-ttl-ms", 1_000);
   if (subscriptionsTtlMs !== undefined) {
     if (redisUrl === null || config.mercure?.subscriptions !== true) {
@@ -300,6 +330,62 @@ class Source {
       }
     }
     return list;
+  }
+
+  /** An integer >= 1, or `none` (`null`: no cap); the default when unset. */
+  intOrNone(name: string, fallback: number | null): number | null {
+    const r = this.#raw(name);
+    if (r !== undefined && String(r.value).trim().toLowerCase() === "none") return null;
+    const n = this.int(name, 1);
+    if (n === undefined) return fallback;
+    return n;
+  }
+
+  /** Repeatable list; env vars separate entries by commas or spaces. */
+  #list(r: { value: string | string[] | boolean }): string[] {
+    return (Array.isArray(r.value) ? r.value : String(r.value).split(/[\s,]+/))
+      .map((o) => o.trim())
+      .filter((o) => o !== "");
+  }
+
+  proxies(name: string): readonly string[] {
+    const r = this.#raw(name);
+    if (r === undefined) return [];
+    const list = this.#list(r);
+    try {
+      trustedProxies(list);
+    } catch (err) {
+      throw optionsError(`${r.label}: ${(err as Error).message}`);
+    }
+    return list;
+  }
+
+  publishOrigins(name: string): readonly string[] {
+    const r = this.#raw(name);
+    if (r === undefined) return [];
+    const list = this.#list(r);
+    for (const o of list) {
+      if (!/^https?:\/\/[^/\s]+$/.test(o)) {
+        throw optionsError(
+          `${r.label} must be an origin like https://example.com (got ${JSON.stringify(o)})`,
+        );
+      }
+    }
+    return list;
+  }
+
+  /** `HOST:PORT` or `[IPv6]:PORT`. */
+  hostPort(name: string): { host: string; port: number } | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    const v = String(r.value).trim();
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(v);
+    const port = Number(m?.[2]);
+    if (m === null || port > MAX_PORT) {
+      throw optionsError(`${r.label} must be HOST:PORT, e.g. 127.0.0.1:9090 (got ${JSON.stringify(v)})`);
+    }
+    const host = (m[1] as string).replace(/^\[(.*)\]$/, "$1");
+    return { host, port };
   }
 
   logLevel(name: string): LogLevel | undefined {

@@ -28,6 +28,7 @@ export type Group =
   | "Server"
   | "Demo"
   | "Broker"
+  | "Limits"
   | "Logging and metrics"
   | "Scaling"
   | "Mercure hub"
@@ -53,6 +54,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "address to listen on, e.g. 127.0.0.1",
   },
   {
+    name: "trust-proxy",
+    group: "Server",
+    arg: "ADDR",
+    multiple: true,
+    env: ["SSE_BROKER_TRUST_PROXY"],
+    default: "none",
+    help: "reverse proxy whose X-Forwarded-For/Forwarded give the client address: IP, CIDR or 'loopback'; repeatable",
+  },
+  {
     name: "no-demo",
     group: "Demo",
     env: ["SSE_BROKER_DEMO"],
@@ -71,8 +81,17 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "TOKEN",
     env: ["SSE_BROKER_PUBLISH_TOKEN"],
-    default: "none: publish from loopback only",
-    help: "bearer token required by POST /publish (prefer the env var: argv is visible to other users)",
+    default: "none: publish from this machine only",
+    help: "bearer token required by POST /publish; without one only local requests publish: loopback client and Host, no untrusted proxy headers, no foreign Origin (prefer the env var: argv is visible to other users)",
+  },
+  {
+    name: "publish-cors-origin",
+    group: "Broker",
+    arg: "ORIGIN",
+    multiple: true,
+    env: ["SSE_BROKER_PUBLISH_CORS_ORIGIN"],
+    default: "none",
+    help: "origin allowed to POST /publish from a browser (CORS, and the Origin check without a token); repeatable",
   },
   {
     name: "cors-origin",
@@ -97,7 +116,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: "MS",
     env: ["SSE_BROKER_RETRY_MS"],
     default: "none",
-    help: "reconnection delay sent to clients as 'retry:' when a stream opens",
+    help: "reconnection delay sent to clients as 'retry:' when a stream opens, plus a random 0-50 %",
   },
   {
     name: "max-buffered-bytes",
@@ -148,6 +167,54 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "largest accepted publish request body",
   },
   {
+    name: "max-connections",
+    group: "Limits",
+    arg: "N",
+    env: ["SSE_BROKER_MAX_CONNECTIONS"],
+    default: "open-file limit minus max(256, 5 %)",
+    help: "open event streams at most; more get 503 with Retry-After ('none' = no cap)",
+  },
+  {
+    name: "max-connections-per-ip",
+    group: "Limits",
+    arg: "N",
+    env: ["SSE_BROKER_MAX_CONNECTIONS_PER_IP"],
+    default: "256",
+    help: "open event streams per client address; more get 503 ('none' = no cap)",
+  },
+  {
+    name: "connection-rate-per-ip",
+    group: "Limits",
+    arg: "N",
+    env: ["SSE_BROKER_CONNECTION_RATE_PER_IP"],
+    default: "32",
+    help: "new event streams per second per client address, bursts of twice that; more get 429 ('none' = off)",
+  },
+  {
+    name: "publish-rate-per-key",
+    group: "Limits",
+    arg: "N",
+    env: ["SSE_BROKER_PUBLISH_RATE_PER_KEY"],
+    default: "1000",
+    help: "publishes per second per token (or per address without one), bursts of twice that; more get 429 ('none' = off)",
+  },
+  {
+    name: "headers-timeout-ms",
+    group: "Limits",
+    arg: "MS",
+    env: ["SSE_BROKER_HEADERS_TIMEOUT_MS"],
+    default: "20000",
+    help: "a request's headers must arrive within MS (408, connection closed); never applies to open streams",
+  },
+  {
+    name: "request-timeout-ms",
+    group: "Limits",
+    arg: "MS",
+    env: ["SSE_BROKER_REQUEST_TIMEOUT_MS"],
+    default: "60000",
+    help: "a request's headers and body must arrive within MS (408); never applies to open streams",
+  },
+  {
     name: "log-level",
     group: "Logging and metrics",
     arg: "LEVEL",
@@ -160,6 +227,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Logging and metrics",
     env: ["SSE_BROKER_METRICS"],
     help: "do not serve GET /metrics",
+  },
+  {
+    name: "metrics-token",
+    group: "Logging and metrics",
+    arg: "TOKEN",
+    env: ["SSE_BROKER_METRICS_TOKEN"],
+    default: "none: /metrics from this machine only",
+    help: "bearer token GET /metrics requires (prefer the env var)",
+  },
+  {
+    name: "metrics-listen",
+    group: "Logging and metrics",
+    arg: "HOST:PORT",
+    env: ["SSE_BROKER_METRICS_LISTEN"],
+    default: "none",
+    help: "also serve /metrics and /healthz, with no token, on this address (an internal interface)",
   },
   {
     name: "redis",

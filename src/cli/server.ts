@@ -7,24 +7,36 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { optionsError, SseBrokerError } from "../errors.js";
+import { clientErrorHandler } from "../http/client-error.js";
+import { openFileSoftLimit, SERVER_FD_RESERVE } from "../http/fd-limit.js";
 import type { RouteHandler } from "../http/handler.js";
+import { createOpsHandler } from "../http/ops.js";
 import { createBroker, type SseBroker } from "../index.js";
+import { refusalsOf } from "../metrics/refusals.js";
 import type { Transport } from "../transport/transport.js";
 import type { CliConfig } from "./args.js";
 import { type DemoProducer, startDemo } from "./demo.js";
 
 /**
  * Server timeouts, chosen for long-lived streams. None of them can end an open stream: a stream's request
- * is complete once its headers are in, and the stream sets its socket's idle timeout to 0.
+ * is complete once its headers are in, and the stream sets its socket's idle timeout to 0. The header
+ * timeout also closes a connection that sends nothing at all.
  */
-const HTTP_TIMEOUTS = {
-  // Whole request (headers + body) must arrive within this: bounds slow publish uploads (Slowloris).
-  requestTimeout: 60_000,
-  headersTimeout: 20_000,
-  // Longer than common load-balancer idle timeouts (60 s) so a balancer never reuses a connection we
-  // just closed under it.
-  keepAliveTimeout: 65_000,
-} as const;
+function httpTimeouts(config: CliConfig) {
+  return {
+    // Whole request (headers + body) must arrive within this: bounds slow publish uploads (Slowloris).
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: config.headersTimeoutMs,
+    // Node checks the two above on this period (default 30 s): enforce them within a second or so.
+    connectionsCheckingInterval: Math.max(
+      100,
+      Math.min(1_000, Math.floor(Math.min(config.headersTimeoutMs, config.requestTimeoutMs) / 2)),
+    ),
+    // Longer than common load-balancer idle timeouts (60 s) so a balancer never reuses a connection we
+    // just closed under it.
+    keepAliveTimeout: 65_000,
+  };
+}
 
 /** After the broker ended every stream, how long peers get to close their side before we cut them. */
 const CLOSE_GRACE_MS = 2_500;
@@ -46,6 +58,8 @@ export interface RunningServer {
   readonly port: number;
   /** e.g. `http://localhost:8080/` */
   readonly url: string;
+  /** Port of the `--metrics-listen` listener, or `null`. */
+  readonly metricsPort: number | null;
   /** Stops accepting, ends every stream cleanly, closes connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -70,6 +84,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       maxBodyBytes: config.maxBodyBytes,
       corsOrigins: config.corsOrigins,
       publishToken: config.publishToken,
+      publishOrigins: config.publishOrigins,
+      trustProxy: config.trustProxy,
+      metricsToken: config.metricsToken,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      connectionRatePerIp: config.connectionRatePerIp,
+      publishRatePerKey: config.publishRatePerKey,
       demoRoutes: config.demo,
       logger,
       metrics: config.metrics,
@@ -83,19 +104,31 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       throw optionsError(`Mercure hub: ${err.message}`);
     throw err;
   }
-  const server = createServer(HTTP_TIMEOUTS, broker.handler);
+  const server = createServer(httpTimeouts(config), broker.handler);
   // No inactivity timeout on sockets (the default, said explicitly: streams are idle by design).
   server.timeout = 0;
+  server.on("clientError", clientErrorHandler(refusalsOf(broker)));
+  // Connections past this are closed at accept: the process never runs out of file descriptors, and the
+  // gap between it and maxConnections (streams) is what /healthz and /metrics answer with.
+  const fdLimit = openFileSoftLimit();
+  if (fdLimit !== null) server.maxConnections = Math.max(1, fdLimit - SERVER_FD_RESERVE);
+  const metricsServer =
+    config.metricsListen === null ? null : createServer(createOpsHandler(broker, broker.metrics));
   try {
     // Ready first: a backplane node delivers what it loads at start to history only, and a subscriber
     // must not connect before it knows which of its events are new.
     await broker.ready();
     await listen(server, config.port, config.host);
+    if (metricsServer !== null && config.metricsListen !== null) {
+      await listen(metricsServer, config.metricsListen.port, config.metricsListen.host);
+    }
   } catch (err) {
     server.close();
+    metricsServer?.close();
     await broker.close().catch(() => {});
     throw err;
   }
+  const metricsAddress = metricsServer?.address() as AddressInfo | undefined;
   const port = (server.address() as AddressInfo).port;
   const url = `http://${displayHost(config.host)}:${port}/`;
 
@@ -108,6 +141,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const close = (): Promise<void> => {
     closing ??= (async () => {
       demo?.stop();
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await broker.close();
       server.closeIdleConnections();
@@ -118,7 +153,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     })();
     return closing;
   };
-  return { server, broker, port, url, close };
+  return { server, broker, port, url, metricsPort: metricsAddress?.port ?? null, close };
 }
 
 function listen(server: Server, port: number, host: string | undefined): Promise<void> {

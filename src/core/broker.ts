@@ -11,6 +11,8 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { badRequest, SseBrokerError } from "../errors.js";
+import { jitteredMs } from "../jitter.js";
+import { type RefusalReason, refusalsOf } from "../metrics/refusals.js";
 import { type BrokerOptions, type Logger, type ResolvedOptions, resolveOptions } from "../options.js";
 import { MemoryTransport } from "../transport/memory.js";
 import type { Transport } from "../transport/transport.js";
@@ -21,7 +23,14 @@ import { History, MergedCursor, type ReplayCursor, type Retained } from "./histo
 import { LogLimiter } from "./log-limiter.js";
 import { type CloseReason, Session, type SessionSink } from "./session.js";
 import type { SubscriptionCounts } from "./subscription-index.js";
-import { assertTopic, compileSelector, type SelectorLimits, SelectorSet, TopicMatcher } from "./topic.js";
+import {
+  assertTopic,
+  compileSelector,
+  type Selector,
+  type SelectorLimits,
+  SelectorSet,
+  TopicMatcher,
+} from "./topic.js";
 import type { DeliveredUpdate, Update } from "./update.js";
 
 export interface PublishInput {
@@ -189,11 +198,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const topics = typeof input.topic === "string" ? [input.topic] : [...input.topic];
     if (topics.length === 0) throw badRequest("topic is required", "SSEB_ERR_TOPIC_INVALID");
     if (topics.length > o.maxTopicsPerUpdate) {
+      this.#refused("topics_per_update");
       throw badRequest(`an update may have at most ${o.maxTopicsPerUpdate} topics`, "SSEB_ERR_LIMIT_TOPICS");
     }
     for (const t of topics) assertTopic(t);
     if (typeof input.data !== "string") throw badRequest("data must be a string");
     if (input.data.length > o.maxEventBytes || Buffer.byteLength(input.data) > o.maxEventBytes) {
+      this.#refused("event_size");
       throw new SseBrokerError(
         "SSEB_ERR_LIMIT_EVENT_SIZE",
         `event data is larger than ${o.maxEventBytes} bytes`,
@@ -212,6 +223,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       assertField("id", id);
       // A second event with a retained id would make resuming from that id ambiguous.
       if (this.#knows(id)) {
+        this.#refused("id_conflict");
         throw new SseBrokerError("SSEB_ERR_ID_CONFLICT", "an event with this id is already retained", {
           statusCode: 409,
         });
@@ -296,15 +308,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const sources = [...new Set(opts.selectors)];
     if (sources.length === 0) throw badRequest("at least one topic is required", "SSEB_ERR_TOPIC_INVALID");
     if (sources.length > o.maxSelectorsPerSubscription) {
+      this.#refused("selectors");
       throw badRequest(
         `a subscription may have at most ${o.maxSelectorsPerSubscription} topic selectors`,
         "SSEB_ERR_LIMIT_SELECTORS",
       );
     }
-    const selectors = new SelectorSet(sources.map((s) => compileSelector(s, this.#selectorLimits)));
+    const selectors = new SelectorSet(sources.map((s) => this.#compile(s)));
     const index = this.#fanout.index;
     const added = selectors.selectors.filter((s) => index.isNewTemplate(s)).length;
     if (added > 0 && index.templateCount + added > o.maxPatternSelectors) {
+      this.#refused("pattern_selectors");
       throw new SseBrokerError(
         "SSEB_ERR_LIMIT_PATTERNS",
         "this node matches as many distinct template selectors as it may; try again later or use exact topics",
@@ -315,6 +329,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       const mine = this.#clientTemplates.get(opts.client);
       const fresh = selectors.selectors.filter((s) => s.kind === "template" && mine?.has(s.source) !== true);
       if (fresh.length > 0 && (mine?.size ?? 0) + fresh.length > o.maxPatternSelectorsPerClient) {
+        this.#refused("pattern_selectors");
         throw new SseBrokerError(
           "SSEB_ERR_LIMIT_PATTERNS",
           `a client may hold at most ${o.maxPatternSelectorsPerClient} distinct template selectors`,
@@ -357,6 +372,20 @@ export class Broker extends EventEmitter<BrokerEvents> {
     };
   }
 
+  #compile(source: string): Selector {
+    try {
+      return compileSelector(source, this.#selectorLimits);
+    } catch (err) {
+      if ((err as SseBrokerError).code === "SSEB_ERR_LIMIT_SELECTOR") this.#refused("selector_bounds");
+      throw err;
+    }
+  }
+
+  /** One integer increment for /metrics' sse_broker_refused_total. */
+  #refused(reason: RefusalReason): void {
+    refusalsOf(this)[reason]++;
+  }
+
   #assertOpen(): void {
     if (this.#closed)
       throw new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is closed", { statusCode: 503 });
@@ -391,7 +420,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.#detach(s);
     };
     const retryMs = this.options.retryMs;
-    if (retryMs !== null) sink.write(encodeRetry(jittered(retryMs)));
+    // Jittered per stream: clients sent away together (restart, cap) do not all return in the same second.
+    if (retryMs !== null) sink.write(encodeRetry(jitteredMs(retryMs)));
     this.#fanout.add(session);
     this.#countTemplates(session, 1);
     this.#sessions.add(session);
@@ -517,9 +547,4 @@ export class Broker extends EventEmitter<BrokerEvents> {
     await this.#transport.close();
     this.#notify("close");
   }
-}
-
-/** `ms` plus up to 50 %, so that clients told the same `retry:` do not come back in step. */
-function jittered(ms: number): number {
-  return Math.round(ms * (1 + Math.random() * 0.5));
 }

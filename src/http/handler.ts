@@ -8,10 +8,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
-import { corsHeaders, preflightHeaders } from "./cors.js";
+import { type CorsOrigins, corsHeaders, preflightHeaders } from "./cors.js";
+import { admitStream, clientOf } from "./limits.js";
 import { prefersHtml } from "./negotiate.js";
+import { assertMetricsAccess, markStarted, serveHealth, serveMetrics } from "./ops.js";
 import { handlePublish } from "./publish.js";
-import { methodNotAllowed, notFound, sendError, sendJson, sendText } from "./respond.js";
+import { methodNotAllowed, notFound, sendError } from "./respond.js";
 import { DEFAULT_WEB_ROOT, StaticFiles } from "./static.js";
 import { headEventStream, openEventStream } from "./stream.js";
 
@@ -39,7 +41,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
   const files = o.demoRoutes ? new StaticFiles(o.webRoot ?? DEFAULT_WEB_ROOT) : null;
   const routes = hopts.routes ?? [];
   const log = o.logger;
-  const startedAt = Date.now();
+  markStarted(broker);
 
   async function route(
     req: IncomingMessage,
@@ -56,6 +58,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
       if (method === "OPTIONS") return preflight(req, res, STREAM_METHODS);
       if (method === "HEAD") return headEventStream(res, cors);
       if (method !== "GET") return methodNotAllowed(res, STREAM_METHODS);
+      admitStream(broker, req, res);
       if (path === "/") {
         // The seed demo's stream: every public event, `data:` lines only, exactly as the original.
         const pending = broker.subscribe({ selectors: ["*"], bareFrames: true });
@@ -65,34 +68,26 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
       const selectors = url.searchParams.getAll("topic");
       if (selectors.length === 0) throw badRequest("at least one topic query parameter is required");
       const lastEventId = lastEventIdOf(req, url);
-      const pending = await broker.prepare({ selectors, lastEventId });
+      const client = clientOf(broker, req).address;
+      const pending = await broker.prepare({ selectors, lastEventId, client });
       if (res.destroyed) return;
       openEventStream(req, res, pending, cors);
       return;
     }
     if (path === "/publish") {
-      if (method === "OPTIONS") return preflight(req, res, "POST, OPTIONS");
+      // Publishing has its own origin list: never `*` by default, whatever the streams allow.
+      if (method === "OPTIONS") return preflight(req, res, "POST, OPTIONS", o.publishOrigins);
       if (method !== "POST") return methodNotAllowed(res, "POST, OPTIONS");
-      return handlePublish(broker, o, req, res, url, cors);
+      return handlePublish(broker, o, req, res, url, corsHeaders(req, o.publishOrigins));
     }
     if (path === "/healthz") {
       if (method !== "GET" && method !== "HEAD") return methodNotAllowed(res, "GET, HEAD");
-      const ok = !broker.closed;
-      return sendJson(
-        res,
-        ok ? 200 : 503,
-        {
-          status: ok ? "ok" : "shutting-down",
-          connections: broker.size,
-          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        },
-        cors,
-      );
+      return serveHealth(broker, res, cors);
     }
     if (path === "/metrics" && hopts.metrics !== null) {
       if (method !== "GET" && method !== "HEAD") return methodNotAllowed(res, "GET, HEAD");
-      const text = await hopts.metrics.metrics();
-      return sendText(res, 200, text, { "Content-Type": hopts.metrics.contentType });
+      assertMetricsAccess(broker, req);
+      return serveMetrics(hopts.metrics, res);
     }
     if (files !== null && (method === "GET" || method === "HEAD")) {
       const file = path === "/" ? "index.html" : path.slice(1);
@@ -102,14 +97,22 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
     notFound(res);
   }
 
-  function preflight(req: IncomingMessage, res: ServerResponse, methods: string): void {
-    res.writeHead(204, { ...preflightHeaders(req, o.corsOrigins, methods), Allow: methods });
+  function preflight(
+    req: IncomingMessage,
+    res: ServerResponse,
+    methods: string,
+    origins: CorsOrigins = o.corsOrigins,
+  ): void {
+    res.writeHead(204, { ...preflightHeaders(req, origins, methods), Allow: methods });
     res.end();
   }
 
   return (req, res, next) => {
     route(req, res, next).catch((err: unknown) => {
-      const status = sendError(res, err, corsHeaders(req, o.corsOrigins));
+      const publishing = (req.url ?? "").split("?")[0] === "/publish";
+      const headers = corsHeaders(req, publishing ? o.publishOrigins : o.corsOrigins);
+      if ((err as SseBrokerError).statusCode === 401) headers["WWW-Authenticate"] = "Bearer";
+      const status = sendError(res, err, headers);
       if (status >= 500 && status !== 503) log?.error({ err }, "request failed");
       else log?.debug({ code: (err as SseBrokerError).code, status }, "request refused");
     });

@@ -1,18 +1,21 @@
 /**
  * `POST /publish`: JSON `{"topic","data","event"?,"id"?,"retry"?}` (topic may be a list; non-string data is
  * sent as its JSON text), or any text body with `?topic=` (plus `event`, `id`, `retry`) for shell use.
- * Authorized by a static bearer token, or, with none configured, from loopback addresses only.
+ * Authorized by a static bearer token, or, with none configured, for requests from this machine only
+ * (see local-request.ts). Rate-limited per publisher.
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker, PublishInput } from "../core/broker.js";
 import { badRequest as invalid, SseBrokerError } from "../errors.js";
 import { decodeUtf8, mediaType, readBody } from "./body.js";
+import { assertLocal, assertPublishRate } from "./limits.js";
+import { safeEqual } from "./ops.js";
 import { sendJson } from "./respond.js";
 
 export interface PublishRouteOptions {
   publishToken: string | null;
+  publishOrigins: readonly string[];
   maxBodyBytes: number;
 }
 
@@ -24,7 +27,12 @@ export async function handlePublish(
   url: URL,
   headers: Record<string, string>,
 ): Promise<void> {
-  authorizePublish(req, opts.publishToken);
+  if (opts.publishToken === null) {
+    assertLocal(broker, req, "publishing without a token", opts.publishOrigins);
+  } else {
+    authorizePublish(req, opts.publishToken);
+  }
+  assertPublishRate(broker, req, opts.publishToken);
   const type = mediaType(req);
   let input: PublishInput;
   if (type === "application/json") {
@@ -43,15 +51,7 @@ export async function handlePublish(
   sendJson(res, 200, { id }, headers);
 }
 
-function authorizePublish(req: IncomingMessage, token: string | null): void {
-  if (token === null) {
-    if (!isLoopback(req.socket.remoteAddress)) {
-      throw new SseBrokerError("SSEB_ERR_AUTH_FORBIDDEN", "publishing is allowed from loopback only", {
-        statusCode: 403,
-      });
-    }
-    return;
-  }
+function authorizePublish(req: IncomingMessage, token: string): void {
   const auth = req.headers.authorization ?? "";
   const given = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
   if (given === "" || !safeEqual(given, token)) {
@@ -59,17 +59,6 @@ function authorizePublish(req: IncomingMessage, token: string | null): void {
       statusCode: 401,
     });
   }
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-export function isLoopback(address: string | undefined): boolean {
-  if (address === undefined) return false;
-  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
 }
 
 function fromJson(text: string): PublishInput {

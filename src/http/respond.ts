@@ -48,7 +48,11 @@ export function sendError(res: ServerResponse, err: unknown, headers: Record<str
     return status;
   }
   const extra: Record<string, string> = { ...headers };
-  if (status === 503) extra["Retry-After"] = "5";
+  if (status === 503 || status === 429) {
+    extra["Retry-After"] = String((known && err.retryAfterSec) || 5);
+    // A refused client should let go of its connection: the reserve is what keeps /healthz answering.
+    extra.Connection = "close";
+  }
   if (status === 413 || status === 400) extra.Connection = "close";
   sendJson(res, status, { error: { code, message } }, extra);
   return status;

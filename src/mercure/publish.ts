@@ -4,9 +4,11 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { findToken } from "../auth/token.js";
 import type { Broker } from "../core/broker.js";
 import { SseBrokerError } from "../errors.js";
 import { decodeUtf8, readBody } from "../http/body.js";
+import { assertPublishRate } from "../http/limits.js";
 import { sendText } from "../http/respond.js";
 import { authorize, authRequired } from "./authorize.js";
 import { assertFormContentType, parseForm, publishInputOf } from "./form.js";
@@ -26,6 +28,7 @@ export async function handlePublish(
   if (grants.publish === null || grants.publish.length === 0) {
     throw authRequired("the token has no mercure.publish claim");
   }
+  assertPublishRate(broker, req, findToken(req, url, o.cookieName)?.token ?? null);
   assertFormContentType(req);
   const input = publishInputOf(parseForm(decodeUtf8(await readBody(req, broker.options.maxBodyBytes))));
   const topics = typeof input.topic === "string" ? [input.topic] : input.topic;

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
 import { badRequest } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
+import { admitStream, clientOf } from "../http/limits.js";
 import { openEventStream } from "../http/stream.js";
 import { authorize, authRequired } from "./authorize.js";
 import type { ResolvedMercureOptions } from "./options.js";
@@ -26,6 +27,7 @@ export async function handleSubscribe(
   if (topics.length === 0) {
     throw badRequest("at least one topic query parameter is required");
   }
+  admitStream(broker, req, res); // before verifying a token: refused clients cost no JWT check
   const grants = await authorize(req, url, "subscriber", o);
   if (grants === null && !o.anonymous) throw authRequired("subscribing needs a token");
   const mercure: MercureSessionMeta = {
@@ -34,6 +36,7 @@ export async function handleSubscribe(
     payload: grants?.payload,
   };
   const pending = await broker.prepare({
+    client: clientOf(broker, req).address,
     selectors: topics,
     authorized: grants?.subscribe ?? null,
     lastEventId: lastEventIdOf(req, url),

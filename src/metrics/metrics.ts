@@ -5,6 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
+import { REFUSAL_REASONS, refusalsOf } from "./refusals.js";
 
 /** Registry with the broker's metrics (prefix `sse_broker_`) and Node process metrics. */
 export function createMetrics(broker: Broker, opts: { processMetrics?: boolean } = {}): Registry {
@@ -64,6 +65,17 @@ export function createMetrics(broker: Broker, opts: { processMetrics?: boolean }
       this.set({ kind: "exact" }, c.exact);
       this.set({ kind: "template" }, c.template);
       this.set({ kind: "wildcard" }, c.wildcard);
+    },
+  });
+  const refused = refusalsOf(broker);
+  new Counter({
+    name: "sse_broker_refused_total",
+    help: "Requests refused by a limit, by reason.",
+    labelNames: ["reason"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const reason of REFUSAL_REASONS) this.inc({ reason }, refused[reason]);
     },
   });
   gauge(

@@ -7,6 +7,7 @@ import { type CliConfig, parseCli } from "../../src/cli/args.js";
 import { helpText } from "../../src/cli/help.js";
 import { OPTIONS } from "../../src/cli/option-specs.js";
 import { SseBrokerError } from "../../src/errors.js";
+import { DEFAULT_BROKER_OPTIONS } from "../../src/options.js";
 
 function config(argv: string[], env: Record<string, string> = {}): CliConfig {
   const c = parseCli(argv, env);
@@ -43,8 +44,18 @@ describe("defaults", () => {
       historyMaxBytes: 4_194_304,
       historyMaxTopics: 10_000,
       maxBodyBytes: 1_048_576,
+      trustProxy: [],
+      publishOrigins: [],
+      maxConnections: DEFAULT_BROKER_OPTIONS.maxConnections,
+      maxConnectionsPerIp: 256,
+      connectionRatePerIp: 32,
+      publishRatePerKey: 1000,
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 60_000,
       logLevel: "info",
       metrics: true,
+      metricsToken: null,
+      metricsListen: null,
       redisUrl: null,
       redisPrefix: "sse-broker:",
       workers: 1,
@@ -84,6 +95,28 @@ describe("flags", () => {
       "50",
       "--max-body-bytes",
       "100",
+      "--trust-proxy",
+      "loopback",
+      "--trust-proxy",
+      "10.0.0.0/8",
+      "--publish-cors-origin",
+      "https://app.example",
+      "--max-connections",
+      "none",
+      "--max-connections-per-ip",
+      "9",
+      "--connection-rate-per-ip",
+      "none",
+      "--publish-rate-per-key",
+      "50",
+      "--headers-timeout-ms",
+      "1000",
+      "--request-timeout-ms",
+      "2000",
+      "--metrics-token",
+      "m",
+      "--metrics-listen",
+      "[::1]:9090",
       "--log-level",
       "debug",
       "--no-metrics",
@@ -109,8 +142,18 @@ describe("flags", () => {
       historyMaxBytes: 0,
       historyMaxTopics: 50,
       maxBodyBytes: 100,
+      trustProxy: ["loopback", "10.0.0.0/8"],
+      publishOrigins: ["https://app.example"],
+      maxConnections: null,
+      maxConnectionsPerIp: 9,
+      connectionRatePerIp: null,
+      publishRatePerKey: 50,
+      headersTimeoutMs: 1000,
+      requestTimeoutMs: 2000,
       logLevel: "debug",
       metrics: false,
+      metricsToken: "m",
+      metricsListen: { host: "::1", port: 9090 },
       redisUrl: "redis://127.0.0.1:6379/1",
       redisPrefix: "x:",
       workers: 3,
@@ -122,6 +165,20 @@ describe("flags", () => {
     assert.equal(config(["-p", "1234"]).port, 1234);
     assert.deepEqual(parseCli(["-h"], {}), { kind: "help" });
     assert.deepEqual(parseCli(["--version"], {}), { kind: "version" });
+  });
+
+  it("refuses bad limits, proxies and listen addresses with one line naming the option", () => {
+    assert.match(errorOf(["--trust-proxy", "10.0.0.0/33"]), /--trust-proxy: .*10\.0\.0\.0\/33/);
+    assert.match(errorOf(["--trust-proxy", "proxy.example"]), /--trust-proxy/);
+    assert.match(errorOf([], { SSE_BROKER_TRUST_PROXY: "1.2.3.4,nope" }), /SSE_BROKER_TRUST_PROXY/);
+    assert.match(errorOf(["--max-connections", "0"]), /--max-connections must be an integer >= 1/);
+    assert.match(errorOf(["--publish-rate-per-key", "fast"]), /--publish-rate-per-key/);
+    assert.match(errorOf(["--publish-cors-origin", "*"]), /--publish-cors-origin must be an origin/);
+    assert.match(errorOf(["--metrics-listen", "9090"]), /--metrics-listen must be HOST:PORT/);
+    assert.match(
+      errorOf(["--headers-timeout-ms", "5000", "--request-timeout-ms", "1000"]),
+      /--headers-timeout-ms \(5000\) must not exceed --request-timeout-ms/,
+    );
   });
 
   it("maps --cors-origin none to no CORS, and * anywhere to any origin", () => {
@@ -162,6 +219,16 @@ describe("environment", () => {
       SSE_BROKER_HISTORY_BYTES: "50",
       SSE_BROKER_HISTORY_TOPICS: "7",
       SSE_BROKER_MAX_BODY_BYTES: "20",
+      SSE_BROKER_TRUST_PROXY: "127.0.0.1, ::1/128",
+      SSE_BROKER_PUBLISH_CORS_ORIGIN: "https://a.example,https://b.example",
+      SSE_BROKER_MAX_CONNECTIONS: "100",
+      SSE_BROKER_MAX_CONNECTIONS_PER_IP: "none",
+      SSE_BROKER_CONNECTION_RATE_PER_IP: "4",
+      SSE_BROKER_PUBLISH_RATE_PER_KEY: "none",
+      SSE_BROKER_HEADERS_TIMEOUT_MS: "500",
+      SSE_BROKER_REQUEST_TIMEOUT_MS: "500",
+      SSE_BROKER_METRICS_TOKEN: "mt",
+      SSE_BROKER_METRICS_LISTEN: "10.0.0.5:0",
       SSE_BROKER_LOG_LEVEL: "WARN",
       SSE_BROKER_METRICS: "off",
       SSE_BROKER_REDIS_URL: "rediss://h:6380",
@@ -183,8 +250,18 @@ describe("environment", () => {
       historyMaxBytes: 50,
       historyMaxTopics: 7,
       maxBodyBytes: 20,
+      trustProxy: ["127.0.0.1", "::1/128"],
+      publishOrigins: ["https://a.example", "https://b.example"],
+      maxConnections: 100,
+      maxConnectionsPerIp: null,
+      connectionRatePerIp: 4,
+      publishRatePerKey: null,
+      headersTimeoutMs: 500,
+      requestTimeoutMs: 500,
       logLevel: "warn",
       metrics: false,
+      metricsToken: "mt",
+      metricsListen: { host: "10.0.0.5", port: 0 },
       redisUrl: "rediss://h:6380",
       redisPrefix: "p:",
       workers: 2,

@@ -25,7 +25,8 @@ describe("graceful shutdown", () => {
   });
 
   it(`exits 0 within 5 s on SIGTERM with ${CLIENTS} open streams, each ended cleanly`, async () => {
-    const cli = await startCli(["--demo-interval-ms", "100"]);
+    // 100 streams from one address in a row: more than the default burst of new streams per address.
+    const cli = await startCli(["--demo-interval-ms", "100", "--connection-rate-per-ip", "none"]);
     started.push(cli);
     const streams: OpenStream[] = [];
     for (let i = 0; i < CLIENTS; i++) {

@@ -93,14 +93,19 @@ describe("operations endpoints", () => {
     sse.close();
   });
 
-  it("answers CORS preflight for publishing", async () => {
-    const res = await fetch(`${srv.url}/publish`, {
-      method: "OPTIONS",
-      headers: { Origin: "http://app.example", "Access-Control-Request-Method": "POST" },
-    });
-    assert.equal(res.status, 204);
-    assert.equal(res.headers.get("access-control-allow-origin"), "*");
-    assert.match(res.headers.get("access-control-allow-headers") ?? "", /Last-Event-ID/);
+  it("answers CORS preflight for publishing from a listed publish origin", async () => {
+    const listed = await startServer({ publishOrigins: ["http://app.example"] });
+    try {
+      const res = await fetch(`${listed.url}/publish`, {
+        method: "OPTIONS",
+        headers: { Origin: "http://app.example", "Access-Control-Request-Method": "POST" },
+      });
+      assert.equal(res.status, 204);
+      assert.equal(res.headers.get("access-control-allow-origin"), "http://app.example");
+      assert.match(res.headers.get("access-control-allow-headers") ?? "", /Authorization/);
+    } finally {
+      await listed.close();
+    }
   });
 
   it("echoes an allowed origin with credentials when origins are listed", async () => {

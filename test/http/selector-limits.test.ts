@@ -39,6 +39,8 @@ describe("topic selector bounds over HTTP", () => {
     assert.deepEqual(results.slice(0, 20), Array(20).fill({ status: 200 }));
     assert.deepEqual(results.slice(20, 40), Array(20).fill({ status: 400, code: "SSEB_ERR_LIMIT_SELECTOR" }));
     assert.equal(results[40]?.status, 200);
+    const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+    assert.match(metrics, /^sse_broker_refused_total\{reason="selector_bounds"\} 20$/m);
   });
 
   it("delivers through an accepted template selector", async () => {
