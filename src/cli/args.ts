@@ -30,7 +30,17 @@ export interface CliConfig {
   historyLimit: number;
   historyMaxBytes: number;
   historyMaxTopics: number;
+  historyMaxEvents: number;
+  historyMaxTotalBytes: number;
+  shutdownRetrySpreadMs: number | null;
   maxBodyBytes: number;
+  maxSelectorsPerSubscription: number;
+  maxSelectorLength: number;
+  maxTemplateExpressions: number;
+  maxPatternSelectors: number;
+  maxPatternSelectorsPerClient: number;
+  maxTopicsPerUpdate: number;
+  maxEventBytes: number;
   /** Trusted reverse proxies (IPs, CIDRs, `loopback`). */
   trustProxy: readonly string[];
   /** Origins allowed to `POST /publish` from a browser. */
@@ -83,6 +93,12 @@ export function parseCli(
     );
   }
   const heartbeatMs = src.int("heartbeat-ms", 0) ?? 15_000;
+  const shutdownSpread = src.int("shutdown-retry-spread-ms", 0) ?? 10_000;
+  if (shutdownSpread > 0 && shutdownSpread < 1000) {
+    throw optionsError(
+      `--shutdown-retry-spread-ms must be 0 (no hint) or at least 1000, not ${shutdownSpread}`,
+    );
+  }
   const corsOrigins = src.origins("cors-origin");
   const config: CliConfig = {
     port: src.int("port", 0, MAX_PORT) ?? 8080,
@@ -98,7 +114,20 @@ export function parseCli(
     historyLimit: src.int("history-size", 0) ?? 1000,
     historyMaxBytes: src.int("history-bytes", 0) ?? 4_194_304,
     historyMaxTopics: src.int("history-topics", 1) ?? 10_000,
+    historyMaxEvents: src.int("history-total-events", 1) ?? DEFAULT_BROKER_OPTIONS.historyMaxEvents,
+    historyMaxTotalBytes: src.int("history-total-bytes", 0) ?? DEFAULT_BROKER_OPTIONS.historyMaxTotalBytes,
+    shutdownRetrySpreadMs: shutdownSpread === 0 ? null : shutdownSpread,
     maxBodyBytes: src.int("max-body-bytes", 1) ?? 1_048_576,
+    maxSelectorsPerSubscription:
+      src.int("max-selectors", 1) ?? DEFAULT_BROKER_OPTIONS.maxSelectorsPerSubscription,
+    maxSelectorLength: src.int("max-selector-length", 1, 2048) ?? DEFAULT_BROKER_OPTIONS.maxSelectorLength,
+    maxTemplateExpressions:
+      src.int("max-template-expressions", 1) ?? DEFAULT_BROKER_OPTIONS.maxTemplateExpressions,
+    maxPatternSelectors: src.int("max-pattern-selectors", 0) ?? DEFAULT_BROKER_OPTIONS.maxPatternSelectors,
+    maxPatternSelectorsPerClient:
+      src.int("max-pattern-selectors-per-ip", 0) ?? DEFAULT_BROKER_OPTIONS.maxPatternSelectorsPerClient,
+    maxTopicsPerUpdate: src.int("max-topics-per-update", 1) ?? DEFAULT_BROKER_OPTIONS.maxTopicsPerUpdate,
+    maxEventBytes: src.int("max-event-bytes", 1) ?? DEFAULT_BROKER_OPTIONS.maxEventBytes,
     trustProxy: src.proxies("trust-proxy"),
     publishOrigins: src.publishOrigins("publish-cors-origin"),
     maxConnections: src.intOrNone("max-connections", DEFAULT_BROKER_OPTIONS.maxConnections),
