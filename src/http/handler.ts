@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
+import { whenConnectionFree } from "./connection.js";
 import { corsHeaders, preflightHeaders } from "./cors.js";
 import { prefersHtml } from "./negotiate.js";
 import { handlePublish } from "./publish.js";
@@ -107,13 +108,16 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
     res.end();
   }
 
-  return (req, res, next) => {
+  function handle(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void {
     route(req, res, next).catch((err: unknown) => {
       const status = sendError(res, err, corsHeaders(req, o.corsOrigins));
       if (status >= 500 && status !== 503) log?.error({ err }, "request failed");
       else log?.debug({ code: (err as SseBrokerError).code, status }, "request refused");
     });
-  };
+  }
+
+  // A request pipelined behind an unfinished response waits for it (see connection.ts).
+  return (req, res, next) => whenConnectionFree(req, res, () => handle(req, res, next));
 }
 
 function wantsPage(req: IncomingMessage, method: string): boolean {
