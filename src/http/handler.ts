@@ -10,11 +10,13 @@ import type { Broker } from "../core/broker.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
 import { whenConnectionFree } from "./connection.js";
 import { corsHeaders, preflightHeaders } from "./cors.js";
+import { loggableError } from "./loggable-error.js";
 import { prefersHtml } from "./negotiate.js";
 import { handlePublish } from "./publish.js";
 import { methodNotAllowed, notFound, sendError, sendJson, sendText } from "./respond.js";
 import { DEFAULT_WEB_ROOT, StaticFiles } from "./static.js";
 import { headEventStream, openEventStream } from "./stream.js";
+import { parseTarget } from "./target.js";
 
 export type RouteHandler = (
   req: IncomingMessage,
@@ -47,7 +49,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
     res: ServerResponse,
     next?: (err?: unknown) => void,
   ): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = parseTarget(req.url);
     for (const r of routes) if (await r(req, res, url)) return;
     const method = req.method ?? "GET";
     const cors = corsHeaders(req, o.corsOrigins);
@@ -111,7 +113,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
   function handle(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void {
     route(req, res, next).catch((err: unknown) => {
       const status = sendError(res, err, corsHeaders(req, o.corsOrigins));
-      if (status >= 500 && status !== 503) log?.error({ err }, "request failed");
+      if (status >= 500 && status !== 503) log?.error({ err: loggableError(err) }, "request failed");
       else log?.debug({ code: (err as SseBrokerError).code, status }, "request refused");
     });
   }

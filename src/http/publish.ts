@@ -76,8 +76,8 @@ function fromJson(text: string): PublishInput {
   let body: unknown;
   try {
     body = JSON.parse(text);
-  } catch {
-    throw invalid("body is not valid JSON");
+  } catch (err) {
+    throw invalid(err instanceof RangeError ? TOO_DEEP : "body is not valid JSON");
   }
   if (typeof body !== "object" || body === null || Array.isArray(body))
     throw invalid("body must be a JSON object");
@@ -88,14 +88,26 @@ function fromJson(text: string): PublishInput {
     (Array.isArray(topic) && topic.length > 0 && topic.every((t) => typeof t === "string"));
   if (!topicOk) throw invalid("topic must be a string or a non-empty list of strings");
   if (!("data" in b)) throw invalid("data is required");
-  const data = typeof b.data === "string" ? b.data : JSON.stringify(b.data);
   return {
     topic: topic as string | string[],
-    data,
+    data: dataText(b.data),
     type: optionalString(b, "event"),
     id: optionalString(b, "id"),
     retry: optionalInt(b.retry),
   };
+}
+
+const TOO_DEEP = "body is nested too deeply";
+
+/** Non-string data is sent as its JSON text; JSON.stringify recurses, so deep nesting is a RangeError. */
+function dataText(data: unknown): string {
+  if (typeof data === "string") return data;
+  try {
+    return JSON.stringify(data);
+  } catch (err) {
+    if (err instanceof RangeError) throw invalid(TOO_DEEP);
+    throw err;
+  }
 }
 
 function optionalString(b: Record<string, unknown>, key: string): string | undefined {
