@@ -17,6 +17,7 @@ import { methodNotAllowed, notFound, sendError, sendJson, sendText } from "./res
 import { DEFAULT_WEB_ROOT, StaticFiles } from "./static.js";
 import { headEventStream, openEventStream } from "./stream.js";
 import { parseTarget } from "./target.js";
+import { queryOf } from "./urlencoded.js";
 
 export type RouteHandler = (
   req: IncomingMessage,
@@ -65,7 +66,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
         openEventStream(req, res, pending, cors);
         return;
       }
-      const selectors = url.searchParams.getAll("topic");
+      const selectors = queryOf(url).getAll("topic");
       if (selectors.length === 0) throw badRequest("at least one topic query parameter is required");
       const lastEventId = lastEventIdOf(req, url);
       const pending = await broker.prepare({ selectors, lastEventId });
@@ -130,6 +131,6 @@ function wantsPage(req: IncomingMessage, method: string): boolean {
 export function lastEventIdOf(req: IncomingMessage, url: URL): string | undefined {
   const header = req.headers["last-event-id"];
   if (typeof header === "string" && header !== "") return header;
-  const q = url.searchParams.get("lastEventID");
-  return q === null || q === "" ? undefined : q;
+  const q = queryOf(url).get("lastEventID");
+  return q === undefined || q === "" ? undefined : q;
 }

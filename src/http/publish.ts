@@ -10,6 +10,7 @@ import type { Broker, PublishInput } from "../core/broker.js";
 import { badRequest as invalid, SseBrokerError } from "../errors.js";
 import { decodeUtf8, mediaType, readBody } from "./body.js";
 import { sendJson } from "./respond.js";
+import { queryOf } from "./urlencoded.js";
 
 export interface PublishRouteOptions {
   publishToken: string | null;
@@ -125,13 +126,14 @@ function optionalInt(v: unknown): number | undefined {
 }
 
 function fromQuery(url: URL, data: string): PublishInput {
-  const topics = url.searchParams.getAll("topic");
+  const query = queryOf(url);
+  const topics = query.getAll("topic");
   if (topics.length === 0) throw invalid("topic query parameter is required for a text body");
   return {
-    topic: topics,
+    topic: [...topics],
     data,
-    type: url.searchParams.get("event") ?? undefined,
-    id: url.searchParams.get("id") ?? undefined,
-    retry: optionalInt(url.searchParams.get("retry") ?? undefined),
+    type: query.get("event"),
+    id: query.get("id"),
+    retry: optionalInt(query.get("retry")),
   };
 }
