@@ -8,7 +8,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker, PublishInput } from "../core/broker.js";
 import { badRequest as invalid, SseBrokerError } from "../errors.js";
-import { decodeUtf8, mediaType, readBody } from "./body.js";
+import { decodeUtf8, mediaType, parsedBody, readBody } from "./body.js";
 import { sendJson } from "./respond.js";
 import { queryOf } from "./urlencoded.js";
 
@@ -27,11 +27,13 @@ export async function handlePublish(
 ): Promise<void> {
   authorizePublish(req, opts.publishToken);
   const type = mediaType(req);
+  const parsed = parsedBody(req);
   let input: PublishInput;
   if (type === "application/json") {
-    input = fromJson(decodeUtf8(await readBody(req, opts.maxBodyBytes)));
+    if (parsed !== undefined && isPlainObject(parsed.value)) input = fromJsonValue(parsed.value);
+    else input = fromJson(decodeUtf8(await bodyBytes(req, parsed, opts.maxBodyBytes)));
   } else if (type === "text/plain" || type === "" || type === "application/octet-stream") {
-    input = fromQuery(url, decodeUtf8(await readBody(req, opts.maxBodyBytes)));
+    input = fromQuery(url, decodeUtf8(await bodyBytes(req, parsed, opts.maxBodyBytes)));
   } else {
     req.resume();
     throw new SseBrokerError(
@@ -73,6 +75,37 @@ export function isLoopback(address: string | undefined): boolean {
   return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
 }
 
+/**
+ * The body's bytes: read from the request, or, when a body parser mounted before the broker (Express's
+ * `express.text()` / `express.raw()`) already consumed the stream, the text or bytes it left in `req.body`.
+ */
+async function bodyBytes(
+  req: IncomingMessage,
+  parsed: { value: unknown } | undefined,
+  limit: number,
+): Promise<Buffer> {
+  if (parsed === undefined) return readBody(req, limit);
+  const v = parsed.value;
+  if (typeof v !== "string" && !Buffer.isBuffer(v)) {
+    throw invalid(
+      "the request body was consumed by a body parser mounted before the broker, which left no usable body; mount the broker before it",
+    );
+  }
+  const bytes = typeof v === "string" ? Buffer.from(v, "utf8") : v;
+  if (bytes.length > limit) {
+    throw new SseBrokerError("SSEB_ERR_BODY_TOO_LARGE", `body larger than ${limit} bytes`, {
+      statusCode: 413,
+    });
+  }
+  return bytes;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
 function fromJson(text: string): PublishInput {
   let body: unknown;
   try {
@@ -80,6 +113,10 @@ function fromJson(text: string): PublishInput {
   } catch (err) {
     throw invalid(err instanceof RangeError ? TOO_DEEP : "body is not valid JSON");
   }
+  return fromJsonValue(body);
+}
+
+function fromJsonValue(body: unknown): PublishInput {
   if (typeof body !== "object" || body === null || Array.isArray(body))
     throw invalid("body must be a JSON object");
   const b = body as Record<string, unknown>;

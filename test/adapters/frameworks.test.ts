@@ -70,6 +70,57 @@ describe("framework adapters", () => {
     await exercise(await listening(server));
   });
 
+  it("Express with express.json() and express.text() mounted before the broker: publishes the parsed body", async () => {
+    const broker = newBroker();
+    const app = express();
+    app.use(express.json());
+    app.use(express.text());
+    app.get("/app", (_req, res) => {
+      res.send("app route");
+    });
+    app.use(broker.handler);
+    const server = app.listen(0, "127.0.0.1");
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    const url = await listening(server);
+    await exercise(url);
+    const sse = await connectSse(`${url}/events?topic=fw`);
+    const text = await fetch(`${url}/publish?topic=fw&event=note`, {
+      method: "POST",
+      headers: { "Content-Type": "text/plain" },
+      body: "plain text",
+    });
+    assert.equal(text.status, 200, await text.clone().text());
+    const [ev] = await sse.waitForEvents(1);
+    assert.equal(ev?.data, "plain text");
+    assert.equal(ev?.event, "note");
+    sse.close();
+  });
+
+  it("Express with a body parser the broker cannot use: a 400 that says what happened", async () => {
+    const broker = newBroker();
+    const app = express();
+    app.use(express.urlencoded({ extended: false, type: "text/plain" }));
+    app.use(broker.handler);
+    const server = app.listen(0, "127.0.0.1");
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    const url = await listening(server);
+    const res = await fetch(`${url}/publish?topic=fw`, {
+      method: "POST",
+      headers: { "Content-Type": "text/plain" },
+      body: "a=b",
+    });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, "SSEB_ERR_REQUEST_INVALID");
+    assert.match(body.error.message, /body parser/);
+  });
+
   it("Fastify: app.register(fastifySseBroker(broker))", async () => {
     const broker = newBroker();
     const app = Fastify();
