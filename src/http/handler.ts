@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
+import { assertField } from "../wire/encode.js";
 import { whenConnectionFree } from "./connection.js";
 import { corsHeaders, preflightHeaders } from "./cors.js";
 import { loggableError } from "./loggable-error.js";
@@ -58,9 +59,9 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
 
     if (path === "/events" || (path === "/" && files !== null && !wantsPage(req, method))) {
       if (method === "OPTIONS") return preflight(req, res, STREAM_METHODS);
-      if (method === "HEAD") return headEventStream(res, cors);
-      if (method !== "GET") return methodNotAllowed(res, STREAM_METHODS);
+      if (method !== "GET" && method !== "HEAD") return methodNotAllowed(res, STREAM_METHODS);
       if (path === "/") {
+        if (method === "HEAD") return headEventStream(res, cors);
         // The seed demo's stream: every public event, `data:` lines only, exactly as the original.
         const pending = broker.subscribe({ selectors: ["*"], bareFrames: true });
         openEventStream(req, res, pending, cors);
@@ -69,6 +70,13 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
       const selectors = queryOf(url).getAll("topic");
       if (selectors.length === 0) throw badRequest("at least one topic query parameter is required");
       const lastEventId = lastEventIdOf(req, url);
+      if (method === "HEAD") {
+        // GET's checks without a stream: subscribe() validates the selectors (its plan is never opened,
+        // and without a resume point nothing is replayed); the resume id is checked as a wire field.
+        broker.subscribe({ selectors });
+        if (lastEventId !== undefined) assertField("id", lastEventId);
+        return headEventStream(res, cors);
+      }
       const pending = await broker.prepare({ selectors, lastEventId });
       if (res.destroyed) return;
       openEventStream(req, res, pending, cors);
