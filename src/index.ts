@@ -31,20 +31,22 @@ export interface SseBroker extends Broker {
 export function createBroker(options: CreateBrokerOptions = {}): SseBroker {
   const { transport, metrics = true, routes = [], mercure, ...brokerOptions } = options;
   const broker = new Broker(brokerOptions, transport);
-  let hub: ReturnType<typeof createMercureHandler> | null = null;
   try {
-    hub = mercure === undefined ? null : createMercureHandler(broker, mercure);
+    const hub = mercure === undefined ? null : createMercureHandler(broker, mercure);
+    if (hub !== null) broker.once("close", () => hub.close());
+    const registry = metrics ? createMetrics(broker) : null;
+    const handler = createHandler(broker, {
+      metrics: registry,
+      routes: hub === null ? routes : [hub, ...routes],
+    });
+    return Object.assign(broker, { handler, metrics: registry });
   } catch (err) {
-    void broker.close(); // invalid hub options (e.g. a bad key): release the broker's timers
+    // Invalid hub or web root options (a bad key, an unreadable folder): release the broker's timers and
+    // transport. The options error is what the caller gets; a failing close must not become an
+    // unhandled rejection on top of it.
+    broker.close().catch(() => {});
     throw err;
   }
-  if (hub !== null) broker.once("close", () => hub?.close());
-  const registry = metrics ? createMetrics(broker) : null;
-  const handler = createHandler(broker, {
-    metrics: registry,
-    routes: hub === null ? routes : [hub, ...routes],
-  });
-  return Object.assign(broker, { handler, metrics: registry });
 }
 
 export { type ClaimsDialect, type Grants, mercureClaims } from "./auth/index.js";

@@ -1,11 +1,14 @@
 /**
- * Fastify adapter: `app.register(fastifySseBroker(broker))`. The plugin is encapsulated and replaces the
+ * Fastify adapter: `app.register(fastifySseBroker(broker))`, or under a prefix with
+ * `app.register(fastifySseBroker(broker), { prefix: "/sse" })`. The plugin is encapsulated and replaces the
  * body parsers by a no-op one, so the broker reads publish bodies itself (with its own limits), then takes
- * the raw request/response with `reply.hijack()`. Only fastify's types are imported.
+ * the raw request/response with `reply.hijack()`, its URL made relative to the prefix. Only fastify's
+ * types are imported.
  * @module
  */
 import type { FastifyPluginAsync } from "fastify";
 import type { RequestHandler } from "../http/handler.js";
+import { relativeToMount } from "./mount.js";
 import { BROKER_PATHS } from "./paths.js";
 
 export interface FastifyAdapterOptions {
@@ -18,6 +21,7 @@ export function fastifySseBroker(
   options: FastifyAdapterOptions = {},
 ): FastifyPluginAsync {
   return async (app) => {
+    const prefix = app.prefix;
     app.removeAllContentTypeParsers();
     app.addContentTypeParser("*", (_req, _payload, done) => done(null));
     for (const url of options.paths ?? BROKER_PATHS) {
@@ -26,6 +30,7 @@ export function fastifySseBroker(
         url,
         handler(req, reply) {
           reply.hijack();
+          relativeToMount(req.raw, prefix);
           broker.handler(req.raw, reply.raw);
         },
       });

@@ -11,6 +11,10 @@ import type { VerificationKey } from "./keys.js";
 export interface VerifyOptions {
   /** Seconds of clock skew tolerated on `exp`/`nbf`. Defaults to `0`. */
   clockToleranceSec?: number;
+  /** Accepted `aud` values: the token must name one of them. Defaults to `null` (not checked). */
+  audience?: string | readonly string[] | null;
+  /** Accepted `iss` values: the token's must be one of them. Defaults to `null` (not checked). */
+  issuer?: string | readonly string[] | null;
 }
 
 /** Verifies a compact JWS and returns its payload; throws SSEB_ERR_AUTH_TOKEN_INVALID or _EXPIRED (401) otherwise. */
@@ -25,12 +29,20 @@ export async function verifyJwt(
     const { payload } = await jwtVerify(token, vk.key as Parameters<typeof jwtVerify>[1], {
       algorithms: [...vk.algorithms],
       clockTolerance: opts.clockToleranceSec ?? 0,
+      ...(opts.audience == null ? {} : { audience: listOf(opts.audience) }),
+      ...(opts.issuer == null ? {} : { issuer: listOf(opts.issuer) }),
     });
     return payload;
   } catch (err) {
     throw mapJoseError(err);
   }
 }
+
+function listOf(v: string | readonly string[]): string[] {
+  return typeof v === "string" ? [v] : [...v];
+}
+
+const CLAIM_NAMES: Record<string, string> = { aud: "audience (aud)", iss: "issuer (iss)" };
 
 function invalid(message: string, cause?: unknown): SseBrokerError {
   return new SseBrokerError("SSEB_ERR_AUTH_TOKEN_INVALID", message, { statusCode: 401, cause });
@@ -45,6 +57,15 @@ export function mapJoseError(err: unknown): SseBrokerError {
     });
   }
   if (err instanceof errors.JWTClaimValidationFailed) {
+    const named = CLAIM_NAMES[err.claim];
+    if (named !== undefined) {
+      return invalid(
+        err.reason === "missing"
+          ? `token has no ${named} claim`
+          : `token ${named} is not accepted by this hub`,
+        err,
+      );
+    }
     return invalid(
       err.claim === "nbf" ? "token is not valid yet" : `token claim ${err.claim} is invalid`,
       err,

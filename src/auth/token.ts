@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { SseBrokerError } from "../errors.js";
+import { queryOf } from "../http/urlencoded.js";
 
 export type TokenSource = "header" | "query" | "cookie";
 
@@ -25,7 +26,7 @@ export function findToken(req: IncomingMessage, url: URL, cookieName: string): F
       throw malformed("the Authorization header must be 'Bearer <token>'");
     return { token: m[1], source: "header" };
   }
-  const query = url.searchParams.getAll("authorization");
+  const query = queryOf(url).getAll("authorization");
   if (query.length > 0) {
     if (query.length > 1 || query[0] === "")
       throw malformed("the authorization query parameter is malformed");

@@ -191,6 +191,8 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
     o.subscriberJwtKeyFile,
     o.subscriberJwksUrl,
   ].some((v) => v !== undefined);
+  const audience = src.list("jwt-audience");
+  const issuer = src.list("jwt-issuer");
   const cookieName = src.str("cookie-name");
   const hubUrl = src.str("hub-url");
   const anonymous = src.switch("anonymous");
@@ -201,6 +203,8 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
       anonymous ? "--anonymous" : "",
       subscriptions ? "--subscriptions" : "",
       publishOrigins !== undefined ? "--publish-origin" : "",
+      audience !== undefined ? "--jwt-audience" : "",
+      issuer !== undefined ? "--jwt-issuer" : "",
       ...(["jwt-alg", "publisher-jwt-alg", "subscriber-jwt-alg", "cookie-name", "hub-url"] as const).map(
         (n) => (src.has(n) ? `--${n}` : ""),
       ),
@@ -216,6 +220,8 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   o.subscriptions = subscriptions;
   o.corsOrigins = corsOrigins;
   if (publishOrigins !== undefined) o.publishOrigins = publishOrigins;
+  if (audience !== undefined) o.jwtAudience = audience;
+  if (issuer !== undefined) o.jwtIssuer = issuer;
   if (cookieName !== undefined) o.cookieName = cookieName;
   if (hubUrl !== undefined) o.hubUrl = hubUrl;
   return o;
@@ -442,6 +448,15 @@ class Source {
     if (TRUE.has(v)) return true;
     if (FALSE.has(v)) return false;
     throw optionsError(`${r.label} must be true or false (got ${JSON.stringify(String(r.value))})`);
+  }
+
+  /** A repeatable value; its env var separates values by commas (audiences and issuers are often URIs). */
+  list(name: string): readonly string[] | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    const list = (Array.isArray(r.value) ? r.value : String(r.value).split(",")).map((v) => v.trim());
+    if (list.length === 0 || list.some((v) => v === "")) throw optionsError(`${r.label} must not be empty`);
+    return list;
   }
 
   /** Repeatable origins, or `*`; env vars separate them by commas or spaces (the reference hub's way). */

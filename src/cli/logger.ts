@@ -25,19 +25,46 @@ const REDACT = [
   "*.redisUrl",
   "req.headers.authorization",
   "req.headers.cookie",
+  // A request URL may carry a token in its query (`?authorization=`).
+  "req.url",
+  "*.req.url",
 ];
+
+/** Error fields that may hold a URL, hence a token: Node's ERR_INVALID_URL keeps the refused URL in `input`. */
+const URL_FIELDS = ["input", "url"] as const;
+
+/** pino's error serializer, minus URL-holding fields in the error and in the errors it nests. */
+export function safeErrorSerializer(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown;
+  strip(out, 0);
+  return out;
+}
+
+function strip(value: unknown, depth: number): void {
+  if (typeof value !== "object" || value === null || depth > 4) return;
+  const o = value as Record<string, unknown>;
+  for (const f of URL_FIELDS) delete o[f];
+  for (const v of Object.values(o)) {
+    if (Array.isArray(v)) for (const x of v) strip(x, depth + 1);
+    else strip(v, depth + 1);
+  }
+}
 
 export interface LoggerOptions {
   level: LogLevel;
   /** Pretty output; defaults to whether stdout is a TTY. */
   pretty?: boolean;
+  /** Where JSON lines go instead of stdout (tests). */
+  destination?: pino.DestinationStream;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
   const base: pino.LoggerOptions = {
     level: options.level,
     redact: { paths: REDACT, censor: "[redacted]" },
+    serializers: { err: safeErrorSerializer },
   };
+  if (options.destination !== undefined) return pino(base, options.destination);
   if (options.pretty ?? process.stdout.isTTY === true) {
     // In-process and synchronous: a terminal is slow anyway, and no worker thread to manage on exit.
     return pino(

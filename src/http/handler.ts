@@ -8,14 +8,19 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
+import { assertField } from "../wire/encode.js";
+import { whenConnectionFree } from "./connection.js";
 import { type CorsOrigins, corsHeaders, preflightHeaders } from "./cors.js";
 import { admitStream, clientOf } from "./limits.js";
+import { loggableError } from "./loggable-error.js";
 import { prefersHtml } from "./negotiate.js";
 import { assertMetricsAccess, markStarted, serveHealth, serveMetrics } from "./ops.js";
 import { handlePublish } from "./publish.js";
 import { methodNotAllowed, notFound, sendError } from "./respond.js";
 import { DEFAULT_WEB_ROOT, StaticFiles } from "./static.js";
 import { headEventStream, openEventStream } from "./stream.js";
+import { parseTarget } from "./target.js";
+import { queryOf } from "./urlencoded.js";
 
 export type RouteHandler = (
   req: IncomingMessage,
@@ -48,7 +53,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
     res: ServerResponse,
     next?: (err?: unknown) => void,
   ): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = parseTarget(req.url);
     for (const r of routes) if (await r(req, res, url)) return;
     const method = req.method ?? "GET";
     const cors = corsHeaders(req, o.corsOrigins);
@@ -56,18 +61,25 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
 
     if (path === "/events" || (path === "/" && files !== null && !wantsPage(req, method))) {
       if (method === "OPTIONS") return preflight(req, res, STREAM_METHODS);
-      if (method === "HEAD") return headEventStream(res, cors);
-      if (method !== "GET") return methodNotAllowed(res, STREAM_METHODS);
-      admitStream(broker, req, res);
+      if (method !== "GET" && method !== "HEAD") return methodNotAllowed(res, STREAM_METHODS);
+      if (method === "GET") admitStream(broker, req, res);
       if (path === "/") {
+        if (method === "HEAD") return headEventStream(res, cors);
         // The seed demo's stream: every public event, `data:` lines only, exactly as the original.
         const pending = broker.subscribe({ selectors: ["*"], bareFrames: true });
         openEventStream(req, res, pending, cors);
         return;
       }
-      const selectors = url.searchParams.getAll("topic");
+      const selectors = queryOf(url).getAll("topic");
       if (selectors.length === 0) throw badRequest("at least one topic query parameter is required");
       const lastEventId = lastEventIdOf(req, url);
+      if (method === "HEAD") {
+        // GET's checks without a stream: subscribe() validates the selectors (its plan is never opened,
+        // and without a resume point nothing is replayed); the resume id is checked as a wire field.
+        broker.subscribe({ selectors });
+        if (lastEventId !== undefined) assertField("id", lastEventId);
+        return headEventStream(res, cors);
+      }
       const client = clientOf(broker, req).address;
       const pending = await broker.prepare({ selectors, lastEventId, client });
       if (res.destroyed) return;
@@ -107,16 +119,19 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
     res.end();
   }
 
-  return (req, res, next) => {
+  function handle(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void {
     route(req, res, next).catch((err: unknown) => {
       const publishing = (req.url ?? "").split("?")[0] === "/publish";
       const headers = corsHeaders(req, publishing ? o.publishOrigins : o.corsOrigins);
       if ((err as SseBrokerError).statusCode === 401) headers["WWW-Authenticate"] = "Bearer";
       const status = sendError(res, err, headers);
-      if (status >= 500 && status !== 503) log?.error({ err }, "request failed");
+      if (status >= 500 && status !== 503) log?.error({ err: loggableError(err) }, "request failed");
       else log?.debug({ code: (err as SseBrokerError).code, status }, "request refused");
     });
-  };
+  }
+
+  // A request pipelined behind an unfinished response waits for it (see connection.ts).
+  return (req, res, next) => whenConnectionFree(req, res, () => handle(req, res, next));
 }
 
 function wantsPage(req: IncomingMessage, method: string): boolean {
@@ -127,6 +142,6 @@ function wantsPage(req: IncomingMessage, method: string): boolean {
 export function lastEventIdOf(req: IncomingMessage, url: URL): string | undefined {
   const header = req.headers["last-event-id"];
   if (typeof header === "string" && header !== "") return header;
-  const q = url.searchParams.get("lastEventID");
-  return q === null || q === "" ? undefined : q;
+  const q = queryOf(url).get("lastEventID");
+  return q === undefined || q === "" ? undefined : q;
 }

@@ -8,10 +8,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker, PublishInput } from "../core/broker.js";
 import { badRequest as invalid, SseBrokerError } from "../errors.js";
-import { decodeUtf8, mediaType, readBody } from "./body.js";
+import { decodeUtf8, mediaType, parsedBody, readBody } from "./body.js";
 import { assertLocal, assertPublishRate } from "./limits.js";
 import { safeEqual } from "./ops.js";
 import { sendJson } from "./respond.js";
+import { queryOf } from "./urlencoded.js";
 
 export interface PublishRouteOptions {
   publishToken: string | null;
@@ -34,11 +35,13 @@ export async function handlePublish(
   }
   assertPublishRate(broker, req, opts.publishToken);
   const type = mediaType(req);
+  const parsed = parsedBody(req);
   let input: PublishInput;
   if (type === "application/json") {
-    input = fromJson(decodeUtf8(await readBody(req, opts.maxBodyBytes)));
+    if (parsed !== undefined && isPlainObject(parsed.value)) input = fromJsonValue(parsed.value);
+    else input = fromJson(decodeUtf8(await bodyBytes(req, parsed, opts.maxBodyBytes)));
   } else if (type === "text/plain" || type === "" || type === "application/octet-stream") {
-    input = fromQuery(url, decodeUtf8(await readBody(req, opts.maxBodyBytes)));
+    input = fromQuery(url, decodeUtf8(await bodyBytes(req, parsed, opts.maxBodyBytes)));
   } else {
     req.resume();
     throw new SseBrokerError(
@@ -61,13 +64,48 @@ function authorizePublish(req: IncomingMessage, token: string): void {
   }
 }
 
+/**
+ * The body's bytes: read from the request, or, when a body parser mounted before the broker (Express's
+ * `express.text()` / `express.raw()`) already consumed the stream, the text or bytes it left in `req.body`.
+ */
+async function bodyBytes(
+  req: IncomingMessage,
+  parsed: { value: unknown } | undefined,
+  limit: number,
+): Promise<Buffer> {
+  if (parsed === undefined) return readBody(req, limit);
+  const v = parsed.value;
+  if (typeof v !== "string" && !Buffer.isBuffer(v)) {
+    throw invalid(
+      "the request body was consumed by a body parser mounted before the broker, which left no usable body; mount the broker before it",
+    );
+  }
+  const bytes = typeof v === "string" ? Buffer.from(v, "utf8") : v;
+  if (bytes.length > limit) {
+    throw new SseBrokerError("SSEB_ERR_BODY_TOO_LARGE", `body larger than ${limit} bytes`, {
+      statusCode: 413,
+    });
+  }
+  return bytes;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
 function fromJson(text: string): PublishInput {
   let body: unknown;
   try {
     body = JSON.parse(text);
-  } catch {
-    throw invalid("body is not valid JSON");
+  } catch (err) {
+    throw invalid(err instanceof RangeError ? TOO_DEEP : "body is not valid JSON");
   }
+  return fromJsonValue(body);
+}
+
+function fromJsonValue(body: unknown): PublishInput {
   if (typeof body !== "object" || body === null || Array.isArray(body))
     throw invalid("body must be a JSON object");
   const b = body as Record<string, unknown>;
@@ -77,14 +115,26 @@ function fromJson(text: string): PublishInput {
     (Array.isArray(topic) && topic.length > 0 && topic.every((t) => typeof t === "string"));
   if (!topicOk) throw invalid("topic must be a string or a non-empty list of strings");
   if (!("data" in b)) throw invalid("data is required");
-  const data = typeof b.data === "string" ? b.data : JSON.stringify(b.data);
   return {
     topic: topic as string | string[],
-    data,
+    data: dataText(b.data),
     type: optionalString(b, "event"),
     id: optionalString(b, "id"),
     retry: optionalInt(b.retry),
   };
+}
+
+const TOO_DEEP = "body is nested too deeply";
+
+/** Non-string data is sent as its JSON text; JSON.stringify recurses, so deep nesting is a RangeError. */
+function dataText(data: unknown): string {
+  if (typeof data === "string") return data;
+  try {
+    return JSON.stringify(data);
+  } catch (err) {
+    if (err instanceof RangeError) throw invalid(TOO_DEEP);
+    throw err;
+  }
 }
 
 function optionalString(b: Record<string, unknown>, key: string): string | undefined {
@@ -102,13 +152,14 @@ function optionalInt(v: unknown): number | undefined {
 }
 
 function fromQuery(url: URL, data: string): PublishInput {
-  const topics = url.searchParams.getAll("topic");
+  const query = queryOf(url);
+  const topics = query.getAll("topic");
   if (topics.length === 0) throw invalid("topic query parameter is required for a text body");
   return {
-    topic: topics,
+    topic: [...topics],
     data,
-    type: url.searchParams.get("event") ?? undefined,
-    id: url.searchParams.get("id") ?? undefined,
-    retry: optionalInt(url.searchParams.get("retry") ?? undefined),
+    type: query.get("event"),
+    id: query.get("id"),
+    retry: optionalInt(query.get("retry")),
   };
 }

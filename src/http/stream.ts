@@ -11,6 +11,7 @@ import type { Socket } from "node:net";
 import type { PendingSubscription } from "../core/broker.js";
 import type { Session, SessionSink } from "../core/session.js";
 import { SSE_HEADERS } from "../wire/headers.js";
+import { detachForStream } from "./connection.js";
 
 /** Keep-alive probes let the kernel notice peers that vanished without a FIN (behind NAT, pulled cables). */
 const TCP_KEEPALIVE_MS = 30_000;
@@ -27,6 +28,8 @@ export function openEventStream(
   if (raw) {
     // Without Transfer-Encoding Node frames nothing and closes the connection when the stream ends.
     res.removeHeader("Transfer-Encoding");
+    // No later request on this connection is ever handled (see connection.ts).
+    detachForStream(socket);
   }
   const out: Record<string, string> = { ...SSE_HEADERS, ...headers };
   if (raw) out.Connection = "close";

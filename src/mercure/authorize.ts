@@ -24,7 +24,11 @@ export async function authorize(
   // Browsers attach cookies to cross-site form posts by themselves: only listed origins may publish so.
   if (found.source === "cookie" && req.method === "POST") checkOrigin(req, o.publishOrigins);
   const key = role === "publisher" ? o.publisherKey : o.subscriberKey;
-  const payload = await verifyJwt(found.token, key, { clockToleranceSec: o.jwtClockToleranceSec });
+  const payload = await verifyJwt(found.token, key, {
+    clockToleranceSec: o.jwtClockToleranceSec,
+    audience: o.jwtAudience,
+    issuer: o.jwtIssuer,
+  });
   return o.claims(payload);
 }
 

@@ -1,13 +1,13 @@
 /**
- * The publish form (`application/x-www-form-urlencoded`) → a broker publish input. Hand-written rather than
- * `URLSearchParams`, which silently keeps malformed percent-escapes: a corrupted body must be a 400, not an
- * update with mangled data.
+ * The publish form (`application/x-www-form-urlencoded`) → a broker publish input, decoded strictly (see
+ * http/urlencoded.ts): a corrupted body must be a 400, not an update with mangled data.
  * @module
  */
 import type { IncomingMessage } from "node:http";
 import type { PublishInput } from "../core/broker.js";
 import { badRequest as invalid } from "../errors.js";
 import { mediaType } from "../http/body.js";
+import { parseUrlEncoded } from "../http/urlencoded.js";
 
 const FORM = "application/x-www-form-urlencoded";
 
@@ -24,26 +24,7 @@ export function assertFormContentType(req: IncomingMessage): void {
 
 /** Strict form decoding: `+` is a space, every `%` must start a valid escape of valid UTF-8. */
 export function parseForm(body: string): Map<string, string[]> {
-  const fields = new Map<string, string[]>();
-  if (body === "") return fields;
-  for (const pair of body.split("&")) {
-    if (pair === "") continue;
-    const eq = pair.indexOf("=");
-    const name = decode(eq === -1 ? pair : pair.slice(0, eq));
-    const value = eq === -1 ? "" : decode(pair.slice(eq + 1));
-    const list = fields.get(name);
-    if (list === undefined) fields.set(name, [value]);
-    else list.push(value);
-  }
-  return fields;
-}
-
-function decode(s: string): string {
-  try {
-    return decodeURIComponent(s.replace(/\+/g, " "));
-  } catch {
-    throw invalid("the form body is not valid URL-encoding");
-  }
+  return parseUrlEncoded(body, "the form body");
 }
 
 /** Mercure's publish fields → a publish input. Throws 400 on a missing topic, a bad `id` or `retry`. */

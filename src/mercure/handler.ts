@@ -8,6 +8,7 @@ import type { Broker } from "../core/broker.js";
 import { SseBrokerError } from "../errors.js";
 import { type CorsOrigins, corsHeaders, preflightHeaders } from "../http/cors.js";
 import type { RouteHandler } from "../http/handler.js";
+import { loggableError } from "../http/loggable-error.js";
 import { sendError } from "../http/respond.js";
 import { mercureLinkHeader } from "./discovery.js";
 import { publishSubscriptionEvents } from "./events.js";
@@ -66,8 +67,9 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
         err,
         unauthorized ? { ...headers, "WWW-Authenticate": 'Bearer realm="mercure"' } : headers,
       );
-      if (status >= 500 && status !== 503) log?.error({ err }, "Mercure request failed");
-      else log?.debug({ code: (err as SseBrokerError).code, status }, "Mercure request refused");
+      if (status >= 500 && status !== 503) {
+        log?.error({ err: loggableError(err) }, "Mercure request failed");
+      } else log?.debug({ code: (err as SseBrokerError).code, status }, "Mercure request refused");
     }
     return true;
   };

@@ -53,6 +53,10 @@ export interface MercureOptions {
   hubUrl?: string;
   /** Seconds of clock skew tolerated on `exp`/`nbf`. Defaults to `0`. */
   jwtClockToleranceSec?: number;
+  /** Accepted token audiences: a token's `aud` must name one of them. Defaults to `null` (not checked). */
+  jwtAudience?: string | readonly string[] | null;
+  /** Accepted token issuers: a token's `iss` must be one of them. Defaults to `null` (not checked). */
+  jwtIssuer?: string | readonly string[] | null;
   /** Token claims → grants. Defaults to the classic `mercure` claim. */
   claims?: ClaimsDialect;
   /** Lists active subscriptions for the API. Defaults to this process's sessions. */
@@ -69,6 +73,8 @@ export interface ResolvedMercureOptions {
   readonly cookieName: string;
   readonly hubUrl: string;
   readonly jwtClockToleranceSec: number;
+  readonly jwtAudience: readonly string[] | null;
+  readonly jwtIssuer: readonly string[] | null;
   readonly claims: ClaimsDialect;
   readonly registry: SubscriptionRegistry | null;
 }
@@ -94,6 +100,8 @@ const KNOWN = new Set([
   "cookieName",
   "hubUrl",
   "jwtClockToleranceSec",
+  "jwtAudience",
+  "jwtIssuer",
   "claims",
   "registry",
 ]);
@@ -111,6 +119,16 @@ function roleKey(o: MercureOptions, role: "publisher" | "subscriber"): JwtKeyCon
     alg: o[`${role}JwtAlg`] ?? o.jwtAlg,
     jwksAlgorithms: o.jwksAlgorithms,
   };
+}
+
+/** `null`, one non-empty string or a non-empty list of them → a frozen list, or `null`. */
+function claimValues(name: string, v: unknown): readonly string[] | null {
+  if (v === undefined || v === null) return null;
+  const list = typeof v === "string" ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== "string" || x === "")) {
+    throw optionsError(`${name} must be a non-empty string, a non-empty list of them, or null`);
+  }
+  return Object.freeze([...list]);
 }
 
 function origins(name: string, v: unknown, allowNull: boolean): CorsOrigins {
@@ -159,6 +177,8 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
     cookieName,
     hubUrl,
     jwtClockToleranceSec: tolerance,
+    jwtAudience: claimValues("jwtAudience", o.jwtAudience),
+    jwtIssuer: claimValues("jwtIssuer", o.jwtIssuer),
     claims: o.claims ?? mercureClaims,
     registry: subscriptions ? (o.registry ?? null) : null,
   });

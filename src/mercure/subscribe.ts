@@ -11,6 +11,7 @@ import { badRequest } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { admitStream, clientOf } from "../http/limits.js";
 import { openEventStream } from "../http/stream.js";
+import { queryOf } from "../http/urlencoded.js";
 import { authorize, authRequired } from "./authorize.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import type { MercureSessionMeta } from "./registry.js";
@@ -23,7 +24,7 @@ export async function handleSubscribe(
   url: URL,
   headers: Record<string, string>,
 ): Promise<void> {
-  const topics = [...new Set(url.searchParams.getAll("topic"))];
+  const topics = [...new Set(queryOf(url).getAll("topic"))];
   if (topics.length === 0) {
     throw badRequest("at least one topic query parameter is required");
   }

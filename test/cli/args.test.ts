@@ -483,6 +483,31 @@ describe("Mercure hub options", () => {
     assert.match(errorOf(["--hub-url", "/hub"]), /^--hub-url configures the Mercure hub/);
   });
 
+  it("takes accepted JWT audiences and issuers from repeated flags or comma-separated env vars", () => {
+    const c = config([
+      "--jwt-key",
+      "k",
+      "--jwt-audience",
+      "https://hub.example",
+      "--jwt-audience",
+      "mercure",
+      "--jwt-issuer",
+      "https://idp.example",
+    ]);
+    assert.deepEqual(c.mercure?.jwtAudience, ["https://hub.example", "mercure"]);
+    assert.deepEqual(c.mercure?.jwtIssuer, ["https://idp.example"]);
+    const e = config([], {
+      MERCURE_JWT_KEY: "k",
+      MERCURE_JWT_AUDIENCE: "a, b",
+      MERCURE_JWT_ISSUER: "https://idp.example",
+    });
+    assert.deepEqual(e.mercure?.jwtAudience, ["a", "b"]);
+    assert.deepEqual(e.mercure?.jwtIssuer, ["https://idp.example"]);
+    assert.equal(config(["--jwt-key", "k"]).mercure?.jwtAudience, undefined, "not checked by default");
+    assert.match(errorOf(["--jwt-audience", "a"]), /^--jwt-audience configures the Mercure hub/);
+    assert.match(errorOf(["--jwt-key", "k", "--jwt-issuer="]), /--jwt-issuer must not be empty/);
+  });
+
   it("takes a JWKS URL as the key", () => {
     assert.equal(
       config(["--jwks-url", "https://idp.example/jwks.json"]).mercure?.jwksUrl,

@@ -74,6 +74,8 @@ describe("--help and --version", () => {
       "--jwks-url",
       "--publisher-jwks-url",
       "--subscriber-jwks-url",
+      "--jwt-audience",
+      "--jwt-issuer",
       "--anonymous",
       "--publish-origin",
       "--subscriptions",

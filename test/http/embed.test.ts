@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
-import { createBroker } from "../../src/index.js";
+import { createBroker, type Transport } from "../../src/index.js";
 import { connectSse } from "../helpers/sse-client.js";
 
 describe("embedding as a library", () => {
@@ -46,5 +46,36 @@ describe("embedding as a library", () => {
       code: "SSEB_ERR_OPTIONS_INVALID",
       message: /nope/,
     });
+  });
+
+  it("releases the broker when the hub or web root options are invalid, and a failing close stays handled", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      for (const bad of [{ mercure: {} }, { webRoot: "/nonexistent/sse-broker-web-root" }]) {
+        let closed = 0;
+        const transport: Transport = {
+          start: async () => {},
+          append: async () => {},
+          close: () => {
+            closed++;
+            return Promise.reject(new Error("transport close failed"));
+          },
+        };
+        assert.throws(() => createBroker({ heartbeatMs: null, transport, ...bad }), {
+          code: "SSEB_ERR_OPTIONS_INVALID",
+        });
+        assert.equal(closed, 1, "the broker was closed");
+      }
+      // Unhandled rejections are reported once the microtask queue drains: two turns later at the latest.
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });

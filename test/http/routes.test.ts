@@ -32,6 +32,18 @@ describe("event stream responses", () => {
     assert.equal(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
     assert.equal(await res.text(), "");
   });
+
+  it("answer HEAD with the same 400s as GET: no topic, a bad selector, a bad lastEventID", async () => {
+    for (const query of ["", "?topic=", "?topic=%2Fa%2F%7Bb", "?topic=a&lastEventID=x%0Ay", "?topic=%FF"]) {
+      const get = await fetch(`${srv.url}/events${query}`);
+      assert.equal(get.status, 400, `GET ${query}`);
+      await get.body?.cancel();
+      const head = await fetch(`${srv.url}/events${query}`, { method: "HEAD" });
+      assert.equal(head.status, 400, `HEAD ${query}`);
+      assert.equal(await head.text(), "");
+    }
+    assert.equal(srv.broker.size, 0, "no stream was opened");
+  });
 });
 
 describe("GET / content negotiation", () => {
