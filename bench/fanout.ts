@@ -405,7 +405,7 @@ interface PlainResult {
 }
 
 async function plain(name: string, rate: number, run: number): Promise<PlainResult> {
-  const t = await SERVERS[name]?.();
+  const t = await serverFor(name)?.();
   if (t === undefined) throw new Error(`unknown server ${name}`);
   const clients = await startClients(cfg.clients);
   try {
@@ -460,7 +460,7 @@ interface StalledResult {
 }
 
 async function stalled(name: string): Promise<StalledResult> {
-  const t = await SERVERS[name]?.();
+  const t = await serverFor(name)?.();
   if (t === undefined) throw new Error(`unknown server ${name}`);
   const clients = await startClients(cfg.clients);
   const staller = (await startClients(1))[0] as Proc;
