@@ -5,21 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
-import { afterEach, describe, it } from "node:test";
-import { Broker } from "../../src/core/broker.js";
+import { describe, it } from "node:test";
+import { brokerFactory } from "../helpers/brokers.js";
 import { reader } from "../helpers/sink.js";
 import { recordingLogger, waitFor } from "../helpers/wait.js";
 
-const brokers: Broker[] = [];
-afterEach(async () => {
-  for (const b of brokers.splice(0)) await b.close();
-});
-
-function broker(opts: ConstructorParameters<typeof Broker>[0] = {}): Broker {
-  const b = new Broker({ heartbeatMs: null, ...opts });
-  brokers.push(b);
-  return b;
-}
+const broker = brokerFactory();
 
 /** Fails the test if anything reaches the process-level handlers while `fn` runs. */
 async function noUncaught(fn: () => Promise<void>): Promise<void> {

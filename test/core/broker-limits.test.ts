@@ -3,23 +3,15 @@
  * bounded, and what history says about a resume is true.
  */
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
-import { Broker } from "../../src/core/broker.js";
 import { Selector } from "../../src/core/topic.js";
+import { brokerFactory } from "../helpers/brokers.js";
 import { reader } from "../helpers/sink.js";
 import { waitFor } from "../helpers/wait.js";
 
-const brokers: Broker[] = [];
-afterEach(async () => {
-  for (const b of brokers.splice(0)) await b.close();
-});
-function broker(opts: ConstructorParameters<typeof Broker>[0] = {}): Broker {
-  const b = new Broker({ heartbeatMs: null, ...opts });
-  brokers.push(b);
-  return b;
-}
+const broker = brokerFactory();
 
 describe("Broker limits on subscriptions", () => {
   it("refuses more selectors than maxSelectorsPerSubscription with a coded 400", () => {

@@ -1,19 +1,12 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
-import { afterEach, describe, it } from "node:test";
-import { Broker } from "../../src/core/broker.js";
+import { describe, it } from "node:test";
+import type { Broker } from "../../src/core/broker.js";
+import { brokerFactory } from "../helpers/brokers.js";
 import { reader } from "../helpers/sink.js";
 import { waitFor } from "../helpers/wait.js";
 
-const brokers: Broker[] = [];
-function broker(opts: ConstructorParameters<typeof Broker>[0] = {}): Broker {
-  const b = new Broker({ heartbeatMs: null, ...opts });
-  brokers.push(b);
-  return b;
-}
-afterEach(async () => {
-  for (const b of brokers.splice(0)) await b.close();
-});
+const broker = brokerFactory();
 
 /** Publishes an end marker on `topic` and waits until `r` got it: everything published before it is in. */
 async function settle(b: Broker, r: ReturnType<typeof reader>, topic = "a"): Promise<void> {

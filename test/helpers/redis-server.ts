@@ -11,7 +11,9 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import { after, afterEach, before } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
 import { Broker, type SubscribeOptions } from "../../src/core/broker.js";
 import {
   createRedisTransport,
@@ -243,4 +245,52 @@ function parsed(text: () => string): Pick<Subscriber, "ids" | "data"> {
 }
 
 export { freePort } from "./net.js";
+/** One redis-server for a test file, an admin connection to it, and nodes closed after each test. */
+export interface RedisFixture {
+  readonly redis: RedisServer;
+  readonly admin: Redis;
+  /** A broker on the Redis backplane under `prefix`, closed after the test. */
+  node(prefix: string, extra?: Partial<RedisTransportOptions>): Node;
+  /** Closes `n` after the test too (a node on another Redis). */
+  track(n: Node): Node;
+  /** Closes the nodes started so far (also done after each test). */
+  closeNodes(): Promise<void>;
+}
+
+export function useRedis(options: RedisServerOptions = {}): RedisFixture {
+  let redis: RedisServer | undefined;
+  let admin: Redis | undefined;
+  const nodes: Node[] = [];
+  const closeNodes = async (): Promise<void> => {
+    await Promise.all(nodes.splice(0).map((n) => n.broker.close()));
+  };
+  before(async () => {
+    redis = await startRedisServer(options);
+    admin = new Redis(redis.url);
+  });
+  afterEach(closeNodes);
+  after(async () => {
+    admin?.disconnect();
+    await redis?.dispose();
+  });
+  return {
+    get redis() {
+      return redis as RedisServer;
+    },
+    get admin() {
+      return admin as Redis;
+    },
+    node(prefix, extra = {}) {
+      const n = startNode((redis as RedisServer).url, prefix, extra);
+      nodes.push(n);
+      return n;
+    },
+    track(n) {
+      nodes.push(n);
+      return n;
+    },
+    closeNodes,
+  };
+}
+
 export { recordingLogger, waitFor } from "./wait.js";

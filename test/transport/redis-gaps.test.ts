@@ -6,44 +6,21 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { after, afterEach, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { describe, it } from "node:test";
 import { decodeEntry, encodeEntry } from "../../src/transport/redis-entry.js";
 import { HOST } from "../helpers/net.js";
 import {
-  type Node,
-  type RedisServer,
   recordingLogger,
   startNode,
   startRedisServer,
   subscribe,
   uniquePrefix,
+  useRedis,
   waitFor,
 } from "../helpers/redis-server.js";
 
-let redis: RedisServer;
-let admin: Redis;
-const nodes: Node[] = [];
-
-function node(prefix: string, extra: Parameters<typeof startNode>[2] = {}): Node {
-  const n = startNode(redis.url, prefix, extra);
-  nodes.push(n);
-  return n;
-}
-
-before(async () => {
-  redis = await startRedisServer();
-  admin = new Redis(redis.url);
-});
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.broker.close()));
-});
-
-after(async () => {
-  admin.disconnect();
-  await redis.dispose();
-});
+const fx = useRedis();
+const node = fx.node;
 
 function resp(args: readonly string[]): string {
   return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
@@ -67,7 +44,7 @@ function burstWhileThisProcessIsBlocked(
       return resp(["XADD", key, "MAXLEN", "~", String(maxLen), "*", ...entry]);
     })
     .join("");
-  const run = spawnSync("redis-cli", ["-h", HOST, "-p", String(redis.port), "--pipe"], {
+  const run = spawnSync("redis-cli", ["-h", HOST, "-p", String(fx.redis.port), "--pipe"], {
     input,
     timeout: 20_000,
   });
@@ -120,10 +97,10 @@ describe("Redis backplane gaps", () => {
     await Promise.all([a.broker.ready(), b.broker.ready()]);
     const seen = await b.broker.publish({ topic: "t", data: "seen by both" });
     await waitFor("A to read the first event", () => a.broker.history.has(seen));
-    const list = String(await admin.call("CLIENT", "LIST"));
+    const list = String(await fx.admin.call("CLIENT", "LIST"));
     const reader = /id=(\d+) .*name=gap-reconnect:reader/.exec(list)?.[1];
     assert.notEqual(reader, undefined, "A's reader connection is named");
-    await admin.call("CLIENT", "KILL", "ID", reader ?? "");
+    await fx.admin.call("CLIENT", "KILL", "ID", reader ?? "");
     const missed = await Promise.all(
       Array.from({ length: 400 }, (_, n) => b.broker.publish({ topic: "t", data: `${n}` })),
     );
@@ -190,7 +167,7 @@ describe("Redis backplane ephemeral updates", () => {
     await a.broker.ready();
     const data: string[] = [];
     for (let n = 0; n < 20; n++) data.push(await a.broker.publish({ topic: "books", data: `${n}` }));
-    const lengthBefore = await admin.xlen(a.transport.key);
+    const lengthBefore = await fx.admin.xlen(a.transport.key);
     for (let chunk = 0; chunk < 50; chunk++) {
       await Promise.all(
         Array.from({ length: 100 }, (_, n) =>
@@ -203,7 +180,7 @@ describe("Redis backplane ephemeral updates", () => {
         ),
       );
     }
-    assert.equal(await admin.xlen(a.transport.key), lengthBefore, "the data stream did not grow");
+    assert.equal(await fx.admin.xlen(a.transport.key), lengthBefore, "the data stream did not grow");
 
     // A node started now loads the data stream: the old data events are all there.
     const late = node(prefix, { maxLen: 1_000 });
@@ -224,12 +201,12 @@ describe("Redis stream entry kinds", () => {
     const a = node(prefix, { logger });
     await a.broker.ready();
     const sub = subscribe(a.broker, { selectors: ["k"] });
-    await admin.xadd(
+    await fx.admin.xadd(
       a.transport.key,
       "*",
       ...encodeEntry({ id: "eph-in-data", topics: ["k"], data: "", ephemeral: true }),
     );
-    await admin.xadd(
+    await fx.admin.xadd(
       a.transport.ephemeralKey,
       "*",
       ...encodeEntry({ id: "data-in-eph", topics: ["k"], data: "" }),
@@ -268,7 +245,7 @@ describe("waiting for Redis", () => {
         redisOptions: { retryStrategy: () => null },
         catchUpTimeoutMs: 500,
       });
-      nodes.push(n);
+      fx.track(n);
       await n.broker.ready();
       const sub = subscribe(n.broker, { selectors: ["a"] });
       await own.restart();
@@ -284,7 +261,7 @@ describe("waiting for Redis", () => {
       const accepted = id;
       await waitFor("the event delivered after the restart", () => sub.ids().includes(accepted), 20_000);
     } finally {
-      await Promise.all(nodes.splice(0).map((n) => n.broker.close()));
+      await fx.closeNodes();
       await own.dispose();
     }
   });

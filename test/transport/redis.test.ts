@@ -1,43 +1,20 @@
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { describe, it } from "node:test";
 import { SseBrokerError } from "../../src/errors.js";
 import { createRedisTransport } from "../../src/transport/redis.js";
 import { compareStreamIds, decodeEntry, encodeEntry } from "../../src/transport/redis-entry.js";
 import {
-  type Node,
-  type RedisServer,
   recordingLogger,
   startNode,
   startRedisServer,
   subscribe,
   uniquePrefix,
+  useRedis,
   waitFor,
 } from "../helpers/redis-server.js";
 
-let redis: RedisServer;
-let admin: Redis;
-const nodes: Node[] = [];
-
-function node(prefix: string, extra: Parameters<typeof startNode>[2] = {}): Node {
-  const n = startNode(redis.url, prefix, extra);
-  nodes.push(n);
-  return n;
-}
-
-before(async () => {
-  redis = await startRedisServer();
-  admin = new Redis(redis.url);
-});
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.broker.close()));
-});
-
-after(async () => {
-  admin.disconnect();
-  await redis.dispose();
-});
+const fx = useRedis();
+const node = fx.node;
 
 describe("Redis stream entries", () => {
   it("round-trips every field of an update", () => {
@@ -182,7 +159,7 @@ describe("Redis backplane", () => {
     const a = node(prefix, { maxLen: 100 });
     await a.broker.ready();
     for (let n = 0; n < 1_000; n++) await a.broker.publish({ topic: "t", data: `${n}` });
-    const length = await admin.xlen(a.transport.key);
+    const length = await fx.admin.xlen(a.transport.key);
     assert.ok(length >= 100 && length < 1_000, `XLEN ${length}`);
   });
 
@@ -193,9 +170,9 @@ describe("Redis backplane", () => {
     await a.broker.ready();
     const sub = subscribe(a.broker, { selectors: ["a"] });
     const good1 = await a.broker.publish({ topic: "a", data: "1" });
-    await admin.xadd(a.transport.key, "*", "m", "not json", "d", "x");
-    await admin.xadd(a.transport.key, "*", "m", '{"i":"evil\\nid","t":["a"]}', "d", "x");
-    await admin.xadd(a.transport.key, "*", "junk", "1");
+    await fx.admin.xadd(a.transport.key, "*", "m", "not json", "d", "x");
+    await fx.admin.xadd(a.transport.key, "*", "m", '{"i":"evil\\nid","t":["a"]}', "d", "x");
+    await fx.admin.xadd(a.transport.key, "*", "junk", "1");
     const good2 = await a.broker.publish({ topic: "a", data: "2" });
     await waitFor("both good events", () => sub.ids().length === 2);
     assert.deepEqual(sub.ids(), [good1, good2]);
@@ -210,7 +187,7 @@ describe("Redis backplane", () => {
     a.broker.on("publish", (d) => delivered.push(d.id));
     // Written straight to Redis, as other nodes would: several pages for the reader to get through.
     const ids = Array.from({ length: 5_000 }, (_, n) => `c${n}`);
-    const pipeline = admin.pipeline();
+    const pipeline = fx.admin.pipeline();
     for (const id of ids)
       pipeline.xadd(a.transport.key, "*", ...encodeEntry({ id, topics: ["c"], data: "" }));
     await pipeline.exec();
@@ -232,10 +209,10 @@ describe("Redis backplane", () => {
     await Promise.all([a.broker.ready(), b.broker.ready()]);
     await b.broker.publish({ topic: "t", data: "seen by both" });
     await waitFor("A to read the first event", () => a.transport.lastId !== "0-0");
-    const list = String(await admin.call("CLIENT", "LIST"));
+    const list = String(await fx.admin.call("CLIENT", "LIST"));
     const reader = /id=(\d+) .*name=lagging:reader/.exec(list)?.[1];
     assert.notEqual(reader, undefined, "A's reader connection is named");
-    await admin.call("CLIENT", "KILL", "ID", reader ?? "");
+    await fx.admin.call("CLIENT", "KILL", "ID", reader ?? "");
     await Promise.all(Array.from({ length: 400 }, (_, n) => b.broker.publish({ topic: "t", data: `${n}` })));
     await waitFor("the gap to be reported", () =>
       logger.lines.some((l) => l.level === "error" && l.msg?.includes("trimmed past this node") === true),
@@ -252,7 +229,7 @@ describe("Redis backplane", () => {
     await gone.dispose();
     const logger = recordingLogger();
     const n = startNode(gone.url, uniquePrefix(), { logger, catchUpTimeoutMs: 500 });
-    nodes.push(n);
+    fx.track(n);
     await n.broker.ready(); // resolves (after the catch-up timeout) instead of hanging or failing for good
     for (let i = 0; i < 3; i++) {
       await assert.rejects(n.broker.publish({ topic: "a", data: "x" }), (err: unknown) => {
@@ -279,26 +256,26 @@ describe("Redis backplane", () => {
       url.username = "broker";
       url.password = "s3cret";
       const ok = startNode(url.href, uniquePrefix());
-      nodes.push(ok);
+      fx.track(ok);
       await ok.broker.ready();
       const sub = subscribe(ok.broker, { selectors: ["a"] });
       const id = await ok.broker.publish({ topic: "a", data: "x" });
       await waitFor("the event", () => sub.ids().includes(id));
       url.password = "wrong";
       const denied = startNode(url.href, uniquePrefix(), { catchUpTimeoutMs: 300 });
-      nodes.push(denied);
+      fx.track(denied);
       await denied.broker.ready();
       await assert.rejects(denied.broker.publish({ topic: "a", data: "x" }), {
         code: "SSEB_ERR_BACKPLANE_UNAVAILABLE",
       });
     } finally {
-      await Promise.all(nodes.splice(0).map((n) => n.broker.close()));
+      await fx.closeNodes();
       await secured.dispose();
     }
   });
 
   it("refuses to append after close", async () => {
-    const t = createRedisTransport({ url: redis.url, keyPrefix: uniquePrefix() });
+    const t = createRedisTransport({ url: fx.redis.url, keyPrefix: uniquePrefix() });
     await t.start({ deliver: () => {}, gap: () => {} });
     await t.close();
     await assert.rejects(t.append({ id: "x", topics: ["a"], data: "" }), { code: "SSEB_ERR_BROKER_CLOSED" });
@@ -309,7 +286,7 @@ describe("Redis backplane", () => {
     assert.throws(() => createRedisTransport({ url: "http://127.0.0.1:6379" }), {
       code: "SSEB_ERR_OPTIONS_INVALID",
     });
-    assert.throws(() => createRedisTransport({ url: redis.url, maxLen: 0 }), {
+    assert.throws(() => createRedisTransport({ url: fx.redis.url, maxLen: 0 }), {
       code: "SSEB_ERR_OPTIONS_INVALID",
     });
   });
