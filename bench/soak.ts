@@ -43,8 +43,8 @@ const OPTIONS = {
   payload: { type: "string", default: "200", help: "bytes of data per event" },
   "bulk-bytes": {
     type: "string",
-    default: "16384",
-    help: "one event per second on `bulk` of this size; 0 = none",
+    default: "65536",
+    help: "one event per second on `bulk` of this size (what fills a slow consumer's buffers); 0 = none",
   },
   "multi-topic-events": { type: "string", default: "0.1", help: "share of events published to two topics" },
   "wildcard-share": { type: "string", default: "0.02", help: "share of subscribers on `*` (all events)" },
@@ -63,8 +63,12 @@ const OPTIONS = {
   },
   ramp: { type: "string", default: "200", help: "new connections per second at start" },
   "slow-every": { type: "string", default: "20", help: "seconds between slow consumers; 0 = none" },
-  "slow-max": { type: "string", default: "3", help: "slow consumers at once" },
-  "slow-stall": { type: "string", default: "60", help: "seconds a slow consumer stops reading" },
+  "slow-max": { type: "string", default: "2", help: "slow consumers at once (one per node at most)" },
+  "slow-stall": {
+    type: "string",
+    default: "150",
+    help: "most seconds a slow consumer stops reading (it reads again once its node counted a drop)",
+  },
   "hostile-every-ms": { type: "string", default: "500", help: "ms between hostile requests; 0 = none" },
   hostile: { type: "string", default: "default", help: "kinds: default | all (adds template-bomb) | a,b,…" },
   "redis-down": {
@@ -194,7 +198,16 @@ const hostile: Record<string, KindStats> = Object.fromEntries(
     { sent: 0, statuses: {}, fiveXX: 0, noAnswer: 0, violations: {}, failed: 0, inFlight: 0 },
   ]),
 );
-const slow = { started: 0, dropped: 0, kept: 0, refused: 0, error: 0, inFlight: 0, bytes: 0 };
+const slow = {
+  started: 0,
+  dropped: 0,
+  kept: 0,
+  refused: 0,
+  error: 0,
+  inFlight: 0,
+  bytes: 0,
+  stalledSeconds: [] as number[],
+};
 const pending = new Set<Promise<unknown>>();
 const track = <T>(p: Promise<T>): Promise<T> => {
   pending.add(p);
@@ -229,8 +242,7 @@ function newBrowser(): Browser {
         browsers.delete(gone);
         retired++;
         if (ending) return;
-        const next = newBrowser();
-        setTimeout(() => next.connect(), 100 + random() * cfg.pauseMax * 1000);
+        newBrowser().connectIn(100 + random() * cfg.pauseMax * 1000);
       },
       discardEvery: cfg.injectLossEvery,
     },
@@ -303,26 +315,51 @@ function launchHostile(): void {
 }
 
 let slowRound = 0;
+const slowBusy = new Set<number>();
+let releaseSlow: () => void = () => {};
+const slowReleased = new Promise<void>((r) => {
+  releaseSlow = r;
+});
+
+/** Resolves once node `i` counted one more slow drop than now, after `maxMs`, or at the end of the load. */
+async function untilDropped(i: number, maxMs: number): Promise<void> {
+  const port = (nodes[i] as BrokerNode).port;
+  const dropped = async () => (await probeNode(port)).metrics?.sse_broker_clients_dropped_slow_total ?? 0;
+  const base = await dropped();
+  const deadline = Date.now() + maxMs;
+  let released = false;
+  void slowReleased.then(() => {
+    released = true;
+  });
+  while (!released && Date.now() < deadline && (await dropped()) <= base) await sleep(2000);
+}
+
 function launchSlow(): void {
-  const drainMs = 15_000;
   if (slow.inFlight >= cfg.slowMax) return;
-  if (Date.now() - loadStart + cfg.slowStall * 1000 + drainMs + 5000 > DURATION_MS) return;
-  const node = nodes[slowRound % nodes.length] as BrokerNode;
+  // It takes about a minute of live events to fill the kernel's buffers and the broker's cap.
+  if (Date.now() - loadStart + 75_000 > DURATION_MS) return;
+  // One per node at a time, so that the node's drop counter tells when it was dropped.
+  const i = [0, 1].map((k) => (slowRound + k) % nodes.length).find((k) => !slowBusy.has(k));
+  if (i === undefined) return;
+  const node = nodes[i] as BrokerNode;
   // Every other one also asks for the whole history at once (Last-Event-ID: earliest).
   const lastEventId = slowRound % 2 === 1 ? "earliest" : undefined;
   slowRound++;
   slow.started++;
   slow.inFlight++;
+  slowBusy.add(i);
   track(
     runSlowConsumer({
       port: node.port,
-      stallMs: cfg.slowStall * 1000,
-      drainMs,
+      stall: () => untilDropped(i, cfg.slowStall * 1000),
+      drainMs: 5000,
       ...(lastEventId === undefined ? {} : { lastEventId }),
-    }).then(({ outcome, bytes }) => {
+    }).then(({ outcome, bytes, stalledMs }) => {
       slow.inFlight--;
+      slowBusy.delete(i);
       slow[outcome]++;
       slow.bytes += bytes;
+      slow.stalledSeconds.push(round(stalledMs / 1000, 0));
     }),
   );
 }
@@ -600,6 +637,7 @@ async function run(): Promise<void> {
   await until(DURATION_MS);
   loadEnd = Date.now();
   for (const t of timers) clearInterval(t);
+  releaseSlow();
   await restart;
   await end();
 }

@@ -104,8 +104,13 @@ export class Browser {
     this.#retire = behaviour.retire;
   }
 
+  /** Connects after `ms` (its own timer, so that settle() or stop() cancel it). */
+  connectIn(ms: number): void {
+    this.#setTimer(ms, () => this.connect());
+  }
+
   connect(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#req !== null) return;
     const env = this.#env;
     const c = env.counters;
     const port = env.ports[Math.floor(env.random() * env.ports.length)] as number;
@@ -141,6 +146,7 @@ export class Browser {
       const discard = env.discardEvery ?? 0;
       const parser = createParser({
         onEvent: (ev) => {
+          if (this.#req !== req) return; // a connection this browser already left
           if (discard > 0 && ++env.counters.seen % discard === 0) {
             env.counters.discarded++;
             return;

@@ -59,7 +59,7 @@ export interface SoakResult {
     resumesUnanswered: number;
     foreignEvents: number;
     serverEndedStreams: number;
-    slowConsumers: Record<string, number>;
+    slowConsumers: { started: number; dropped: number; kept: number; stalledSeconds: number[] };
     droppedSlowMetric: number;
     brokerConnectionsTotal: number;
     brokerEventsDelivered: number;
@@ -146,7 +146,7 @@ export function markdownReport(r: SoakResult): string {
     ],
     [
       "slow consumers",
-      `${f.slowConsumers.started} started, ${f.slowConsumers.dropped} dropped by the broker (seen by the client), ${f.slowConsumers.kept} not dropped within the stall; broker counter \`clients_dropped_slow\` ${f.droppedSlowMetric}`,
+      `${f.slowConsumers.started} started, ${f.slowConsumers.dropped} dropped by the broker (seen by the client), ${f.slowConsumers.kept} not dropped by the end of their stall; stalled ${f.slowConsumers.stalledSeconds.join(", ") || "–"} s; broker counter \`clients_dropped_slow\` ${f.droppedSlowMetric}`,
     ],
     ["streams ended by the server (normal subscribers)", n(f.serverEndedStreams)],
     [
