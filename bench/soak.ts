@@ -395,6 +395,10 @@ interface Sample {
   t: number;
   phase: string;
   rssMiB: Record<string, number | null>;
+  /** V8 heap in use per node (/metrics `nodejs_heap_size_used_bytes`): tells heap growth from the rest. */
+  heapUsedMiB: Record<string, number | null>;
+  /** Encoded events retained for resume per node (`sse_broker_history_bytes`). */
+  historyMiB: Record<string, number | null>;
   connections: Record<string, number | null>;
   clientsOpen: number;
   accepted: number;
@@ -487,6 +491,15 @@ function errors(): Record<string, number> {
   return Object.fromEntries(Object.entries(e).filter(([, v]) => v !== 0));
 }
 
+function perNode(probes: NodeProbe[], metric: string, unit: number): Record<string, number | null> {
+  return Object.fromEntries(
+    nodes.map((n, i) => {
+      const v = probes[i]?.metrics?.[metric];
+      return [n.name, v === undefined ? null : round(v / unit)];
+    }),
+  );
+}
+
 async function takeSample(phase: string): Promise<Sample> {
   const probes = await probeAll();
   const r = recordRss(null);
@@ -494,6 +507,8 @@ async function takeSample(phase: string): Promise<Sample> {
     t: round(Date.now() / 1000 - loadStart / 1000, 0),
     phase,
     rssMiB: r,
+    heapUsedMiB: perNode(probes, "nodejs_heap_size_used_bytes", MiB),
+    historyMiB: perNode(probes, "sse_broker_history_bytes", MiB),
     connections: Object.fromEntries(nodes.map((n, i) => [n.name, probes[i]?.connections ?? null])),
     clientsOpen: counters.open,
     accepted: ledger.accepted,
@@ -700,11 +715,11 @@ async function stopAll(): Promise<void> {
 function treeVersion(): string {
   try {
     const rev = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], {
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "bench"], {
       cwd: root,
       encoding: "utf8",
     }).trim();
-    return dirty === "" ? rev : `${rev} (src/ modified)`;
+    return dirty === "" ? rev : `${rev} (src/ or bench/ modified)`;
   } catch {
     return "unknown";
   }
@@ -768,6 +783,9 @@ function result(): SoakResult {
       brokerLogs: Object.fromEntries(nodes.map((n) => [n.name, n.log])),
       brokerExits: { ...exits, ...shutdownExits },
       soakCpuSeconds: round(cpuSeconds(process.pid)),
+      soakEventLoopP99MaxMs: samples.reduce((a, x) => Math.max(a, x.eventLoopP99Ms), 0),
+      soakRssMaxMiB: samples.reduce((a, x) => Math.max(a, x.rssMiB.soak ?? 0), 0),
+      loadAverageMax: samples.reduce((a, x) => Math.max(a, x.loadAverage), 0),
       injectedLossEvery: cfg.injectLossEvery,
       injectedLossIgnored: counters.discarded,
     },

@@ -78,11 +78,49 @@ export interface SoakResult {
     >;
     brokerExits: Record<string, string>;
     soakCpuSeconds: number;
+    soakEventLoopP99MaxMs: number;
+    soakRssMaxMiB: number;
+    /** 1-minute load average of the machine, highest sample (other work shares the cores). */
+    loadAverageMax: number;
     injectedLossEvery: number;
     injectedLossIgnored: number;
   };
   errors: Record<string, number>;
-  samples: unknown[];
+  samples: ReportSample[];
+}
+
+/** What the RSS-over-time table reads from each sample. */
+export interface ReportSample {
+  t: number;
+  phase: string;
+  rssMiB: Record<string, number | null>;
+  heapUsedMiB: Record<string, number | null>;
+  historyMiB: Record<string, number | null>;
+  connections: Record<string, number | null>;
+  accepted: number;
+}
+
+/** At most `rows` samples, evenly spread, always with the first and the last. */
+function spread<T>(xs: readonly T[], rows: number): T[] {
+  if (xs.length <= rows) return [...xs];
+  const out: T[] = [];
+  for (let i = 0; i < rows; i++) out.push(xs[Math.round((i * (xs.length - 1)) / (rows - 1))] as T);
+  return out;
+}
+
+function overTime(samples: readonly ReportSample[]): string {
+  const first = samples[0];
+  if (first === undefined) return "";
+  const nodes = Object.keys(first.connections);
+  let md = `\n| t (s) | phase | ${nodes.map((k) => `${k} RSS (heap used, history)`).join(" | ")} | redis-server RSS | open streams (${nodes.join(" + ")}) | events accepted |\n`;
+  md += `| ----- | ----- | ${nodes.map(() => "---").join(" | ")} | --- | --- | --- |\n`;
+  for (const s of spread(samples, 12)) {
+    const per = nodes.map(
+      (k) => `${s.rssMiB[k] ?? "–"} (${s.heapUsedMiB[k] ?? "–"}, ${s.historyMiB[k] ?? "–"})`,
+    );
+    md += `| ${s.t} | ${s.phase} | ${per.join(" | ")} | ${s.rssMiB["redis-server"] ?? "–"} | ${nodes.map((k) => s.connections[k] ?? "–").join(" + ")} | ${s.accepted} |\n`;
+  }
+  return `${md}\nMiB. Heap used and history from each node's /metrics.\n`;
 }
 
 const n = (v: number) => v.toLocaleString("en-US").replace(/,/g, " ");
@@ -161,6 +199,10 @@ export function markdownReport(r: SoakResult): string {
         .map(([k, v]) => `${k}: ${v}`)
         .join(", ") || "clean (exit 0 on SIGTERM)",
     ],
+    [
+      "load generator (this process)",
+      `${f.soakCpuSeconds} CPU-s, RSS up to ${f.soakRssMaxMiB} MiB, event-loop delay p99 up to ${f.soakEventLoopP99MaxMs} ms per interval (publish latency includes it); machine load average up to ${f.loadAverageMax}`,
+    ],
     ["errors", list(r.errors)],
     ["verdict", r.pass ? "**PASS**" : `**FAIL**${r.failures.length > 0 ? `: ${r.failures.join("; ")}` : ""}`],
   ];
@@ -172,6 +214,7 @@ export function markdownReport(r: SoakResult): string {
   }
   md += "\n| figure | value |\n| ------ | ----- |\n";
   for (const [k, v] of rows) md += `| ${k} | ${v} |\n`;
+  md += overTime(r.samples);
   md += "\n| hostile kind | sent | answers | 5xx | no answer | violations |\n";
   md += "| ------------ | ---- | ------- | --- | --------- | ---------- |\n";
   for (const [k, s] of Object.entries(f.hostile)) {
