@@ -397,6 +397,9 @@ interface Sample {
   rssMiB: Record<string, number | null>;
   /** V8 heap in use per node (/metrics `nodejs_heap_size_used_bytes`): tells heap growth from the rest. */
   heapUsedMiB: Record<string, number | null>;
+  /** V8 heap reserved, and memory of Buffers outside the heap, per node (for RSS growth outside the heap). */
+  heapTotalMiB: Record<string, number | null>;
+  externalMiB: Record<string, number | null>;
   /** Encoded events retained for resume per node (`sse_broker_history_bytes`). */
   historyMiB: Record<string, number | null>;
   connections: Record<string, number | null>;
@@ -509,6 +512,8 @@ async function takeSample(phase: string): Promise<Sample> {
     rssMiB: r,
     heapUsedMiB: perNode(probes, "nodejs_heap_size_used_bytes", MiB),
     historyMiB: perNode(probes, "sse_broker_history_bytes", MiB),
+    heapTotalMiB: perNode(probes, "nodejs_heap_size_total_bytes", MiB),
+    externalMiB: perNode(probes, "nodejs_external_memory_bytes", MiB),
     connections: Object.fromEntries(nodes.map((n, i) => [n.name, probes[i]?.connections ?? null])),
     clientsOpen: counters.open,
     accepted: ledger.accepted,
