@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Histogram } from "./lib/histogram.js";
 import type { ClientResult } from "./lib/load-client.js";
+import { freePort, waitForRedis } from "./lib/net.js";
 import {
   coreBusySeconds,
   coreSoftirqSeconds,
@@ -527,36 +528,6 @@ function onPath(cmd: string): boolean {
   } catch {
     return false;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ port, host: "127.0.0.1" }, () => s.write("PING\r\n"));
-      s.setTimeout(500, () => s.destroy());
-      s.once("data", (d) => {
-        s.destroy();
-        resolve(d.toString().startsWith("+PONG"));
-      });
-      s.once("error", () => resolve(false));
-      s.once("close", () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`redis-server on port ${port} did not answer PING`);
 }
 
 /** 2 broker nodes on a Redis Streams backplane (half the subscribers each) vs 1 node in memory. */

@@ -32,8 +32,8 @@ export function killAll(): void {
   live.clear();
 }
 
-/** Stops one process by PID: asks it to exit over IPC, SIGKILL after 2 s. */
-export async function stop(p: Proc): Promise<void> {
+/** Stops one process by PID: asks it to exit over IPC (else SIGTERM), SIGKILL after `killAfterMs`. */
+export async function stop(p: Proc, killAfterMs = 2000): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
   try {
     if (p.child.connected) p.send({ cmd: "exit" });
@@ -47,7 +47,7 @@ export async function stop(p: Proc): Promise<void> {
     } catch {
       // gone
     }
-  }, 2000);
+  }, killAfterMs);
   await p.exited;
   clearTimeout(t);
   live.delete(p.child);
@@ -65,8 +65,11 @@ export function setNiceness(n: number): void {
   niceness = n;
 }
 
+/** Pass as `core` to run a process on any core (no `taskset`). */
+export const UNPINNED = -1;
+
 function pinned(core: number, cmd: string, args: string[]): [string, string[]] {
-  const base = ["taskset", "-c", String(core), cmd, ...args];
+  const base = core === UNPINNED ? [cmd, ...args] : ["taskset", "-c", String(core), cmd, ...args];
   return niceness === 0 ? [base[0] as string, base.slice(1)] : ["nice", ["-n", String(niceness), ...base]];
 }
 
@@ -86,10 +89,23 @@ export function spawnNode(
   return wrap(name, child);
 }
 
-/** Any other program (redis-server, nginx), pinned to `core`, no IPC. */
-export function spawnPinned(name: string, core: number, cmd: string, args: string[]): Proc {
+/**
+ * Any other program (redis-server, nginx, the sse-broker CLI), pinned to `core`, no IPC. Its stdout is
+ * ignored unless `stdout: "pipe"` (then read `child.stdout`, or it blocks once the pipe is full).
+ */
+export function spawnPinned(
+  name: string,
+  core: number,
+  cmd: string,
+  args: string[],
+  opts: { stdout?: "pipe" | "ignore"; env?: NodeJS.ProcessEnv } = {},
+): Proc {
   const [c, a] = pinned(core, cmd, args);
-  const child = spawn(c, a, { stdio: ["ignore", "ignore", "inherit"], detached: niceness !== 0 });
+  const child = spawn(c, a, {
+    stdio: ["ignore", opts.stdout ?? "ignore", "inherit"],
+    detached: niceness !== 0,
+    ...(opts.env === undefined ? {} : { env: opts.env }),
+  });
   return wrap(name, child);
 }
 
