@@ -38,6 +38,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OPTIONS = {
   minutes: { type: "string", default: "30", help: "load duration" },
   subscribers: { type: "string", default: "2000", help: "concurrent browser-like subscribers (both nodes)" },
+  sources: {
+    type: "string",
+    default: "32",
+    help: "loopback source addresses the subscribers come from (127.0.0.2 and up), so per-address limits stay on",
+  },
   topics: { type: "string", default: "30", help: "topics t00…; plus `bulk` (max 63)" },
   rate: { type: "string", default: "50", help: "events per second, one publisher, serial" },
   payload: { type: "string", default: "200", help: "bytes of data per event" },
@@ -115,6 +120,7 @@ const num = (k: Flag, min = 0): number => {
 const cfg = {
   minutes: num("minutes", 0.1),
   subscribers: Math.floor(num("subscribers", 1)),
+  sources: Math.min(250, Math.floor(num("sources", 1))),
   topics: Math.floor(num("topics", 1)),
   rate: num("rate", 1),
   payload: Math.floor(num("payload")),
@@ -228,6 +234,7 @@ function pickTopics(): { selectors: string[]; indices: number[] | null } {
   return { selectors: indices.map((i) => TOPICS[i] as string), indices };
 }
 
+let browserCount = 0;
 function newBrowser(): Browser {
   const { selectors, indices } = pickTopics();
   const lnMin = Math.log(cfg.stayMin * 1000);
@@ -245,6 +252,7 @@ function newBrowser(): Browser {
         newBrowser().connectIn(100 + random() * cfg.pauseMax * 1000);
       },
       discardEvery: cfg.injectLossEvery,
+      localAddress: `127.0.0.${2 + (browserCount++ % cfg.sources)}`,
     },
     selectors,
     indices === null ? ALL_TOPICS : maskOf(indices),

@@ -65,6 +65,8 @@ export interface BrowserEnv {
   onRetired: (b: Browser) => void;
   /** Self-check of the accounting: ignore every Nth event received (0: none), as if it never came. */
   discardEvery?: number;
+  /** Source address of its connections (a loopback alias), as users come from many addresses. */
+  localAddress?: string;
 }
 
 const DIGITS = /^[1-9]\d*$/;
@@ -120,7 +122,14 @@ export class Browser {
     if (sentId !== undefined) headers["Last-Event-ID"] = sentId;
     c.connects++;
     this.#receivedHere = 0;
-    const req = http.get({ host: "127.0.0.1", port, path: `/events?${q}`, headers, agent: false });
+    const req = http.get({
+      host: "127.0.0.1",
+      port,
+      path: `/events?${q}`,
+      headers,
+      agent: false,
+      ...(env.localAddress === undefined ? {} : { localAddress: env.localAddress }),
+    });
     this.#req = req;
     this.#setTimer(HEAD_TIMEOUT_MS, () => req.destroy(new Error("no response head in time")));
     req.once("error", (err) => {
