@@ -693,7 +693,9 @@ async function main(): Promise<void> {
     .map((s) => s.trim())
     .filter((s) => s !== "");
   for (const s of servers)
-    if (!(s in SERVERS)) throw new Error(`unknown server ${s}; known: ${Object.keys(SERVERS)}`);
+    if (serverFor(s) === undefined) {
+      throw new Error(`unknown server ${s}; known: ${Object.keys(SERVERS)}, sse-broker@DIR`);
+    }
   const scenario = String(flags.scenario);
   const want = (s: string) => scenario === s || scenario === "all";
   if (!["plain", "stalled", "mercure", "redis", "all"].includes(scenario))
