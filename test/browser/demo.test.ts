@@ -174,9 +174,18 @@ describe("demo page in chromium", { skip, timeout: 55_000 }, () => {
     await page.fill("#pub-text", "only on chat");
     await page.click("#publish-form button");
     await page.waitForSelector('#events li:first-child .message:text-is("only on chat")');
-    // The demo keeps publishing on "time" every 500 ms; none of it reaches the new subscription.
-    await sleep(1_200);
-    assert.equal(await received(page), before + 1);
+    // The demo keeps publishing on "time" every 500 ms: wait until it did twice more (the broker's own
+    // count), then send an end marker on "chat". Only the two chat messages may have arrived by then.
+    const published = async (): Promise<number> => {
+      const text = await (await fetch(`http://${HOST}:${port}/metrics`)).text();
+      return Number(/^sse_broker_events_published_total (\d+)$/m.exec(text)?.[1]);
+    };
+    const atStart = await published();
+    while ((await published()) < atStart + 2) await sleep(100);
+    await page.fill("#pub-text", "end marker");
+    await page.click("#publish-form button");
+    await page.waitForSelector('#events li:first-child .message:text-is("end marker")');
+    assert.equal(await received(page), before + 2);
   });
 
   it("shows a refused stream as closed and recovers on the next subscription", async () => {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { demoEventData, rfc1123Utc, startDemo } from "../../src/cli/demo.js";
 import { Broker } from "../../src/core/broker.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("rfc1123Utc", () => {
   const table: [iso: string, expected: string][] = [
@@ -37,14 +38,22 @@ describe("startDemo", () => {
     const broker = new Broker({ heartbeatMs: null });
     const seen: string[] = [];
     broker.on("publish", (u) => seen.push(`${u.topics[0]} ${u.data}`));
-    const demo = startDemo(broker, { intervalMs: 20 });
-    await new Promise((r) => setTimeout(r, 110));
-    demo.stop();
-    const count = seen.length;
-    assert.ok(count >= 2, `published ${count}`);
-    assert.match(seen[0] ?? "", /^time \{"timestamp":\d+,"message":"the time is .+ UTC"\}$/);
-    await new Promise((r) => setTimeout(r, 60));
-    assert.equal(seen.length, count, "nothing after stop()");
-    await broker.close();
+    const keepAlive = setInterval(() => {}, 1000); // the producer's timer is unref'd
+    try {
+      const demo = startDemo(broker, { intervalMs: 20 });
+      await waitFor("two demo events", () => seen.length >= 2);
+      demo.stop();
+      const count = seen.length;
+      assert.match(seen[0] ?? "", /^time \{"timestamp":\d+,"message":"the time is .+ UTC"\}$/);
+      // End marker: a second producer with the same interval, started later. Timers of one duration fire in
+      // the order they were started, so had the first not stopped, it would publish before the marker's second.
+      const marker = startDemo(broker, { intervalMs: 20, topic: "marker" });
+      await waitFor("two marker events", () => seen.filter((e) => e.startsWith("marker ")).length >= 2);
+      marker.stop();
+      assert.equal(seen.filter((e) => e.startsWith("time ")).length, count, "nothing after stop()");
+    } finally {
+      clearInterval(keepAlive);
+      await broker.close();
+    }
   });
 });

@@ -142,5 +142,12 @@ describe("shutdown", () => {
     );
     await own.close();
     await Promise.all(streams.map((s) => s.waitForEnd(2000)));
+    // Each was told to come back after its own random delay (1–10 s), not all in the same second.
+    for (const s of streams) {
+      assert.equal(s.retries.length, 1);
+      const [retry = 0] = s.retries;
+      assert.ok(retry >= 1000 && retry <= 10_000, `retry ${retry}`);
+    }
+    assert.ok(new Set(streams.map((s) => s.retries[0])).size > 1, "the delays differ");
   });
 });
