@@ -123,6 +123,7 @@ export class History {
   #bytes = 0;
   /** Highest seq of a dropped topic log or of a gap: a resume point below it may have missed events. */
   #droppedSeq = 0;
+  #topicDrops = 0;
 
   constructor(limits: HistoryLimits) {
     this.#limits = limits;
@@ -206,6 +207,7 @@ export class History {
       while (log.size > 0) this.#evictFrom(log);
       this.#droppedSeq = Math.max(this.#droppedSeq, log.missedSeq);
       this.#topics.delete(topic);
+      this.#topicDrops++;
     }
   }
 
@@ -268,27 +270,36 @@ export class History {
   ): ReplayPlan {
     const from = afterSeq ?? 0;
     let complete = afterSeq !== undefined && this.#droppedSeq <= from;
-    const logs: TopicLog[] = [];
     if (!selectors.hasPatterns) {
+      const logs: TopicLog[] = [];
       for (const topic of selectors.exactTopics) {
         const log = this.#topics.get(topic);
         if (log === undefined) continue;
         if (log.missedSeq > from) complete = false;
         if (log.size > 0) logs.push(log);
       }
-    } else {
+      return { complete, cursor: new MergeCursor(this, logs, null, from, untilSeq, wants) };
+    }
+    // Patterns: completeness looks only at topics that missed events after the resume point (an integer
+    // compare per topic, a match for at most MAX_EVICTION_CHECKS of them); the matching topic logs are
+    // collected by the cursor, a step budget at a time, not here.
+    if (complete) {
       let checks = 0;
       for (const [topic, log] of this.#topics) {
-        const evicted = log.missedSeq > from;
-        if (!evicted && log.size === 0) continue;
-        // Past the bound, an eviction counts against completeness whether or not the topic matches.
-        if (evicted && complete && ++checks > MAX_EVICTION_CHECKS) complete = false;
-        if (!selectors.matches(topic)) continue;
-        if (evicted) complete = false;
-        if (log.size > 0) logs.push(log);
+        if (log.missedSeq <= from) continue;
+        if (++checks > MAX_EVICTION_CHECKS || selectors.matches(topic)) {
+          complete = false;
+          break;
+        }
       }
     }
-    return { complete, cursor: new MergeCursor(logs, from, untilSeq, wants) };
+    const candidates = { topics: this.#topics.entries(), matches: (t: string) => selectors.matches(t) };
+    return { complete, cursor: new MergeCursor(this, [], candidates, from, untilSeq, wants) };
+  }
+
+  /** Topic logs dropped so far (past `maxTopics`): a cursor still collecting logs may have missed one. */
+  get topicDrops(): number {
+    return this.#topicDrops;
   }
 }
 
@@ -298,30 +309,71 @@ interface LogState {
   next: Retained;
 }
 
+/** Topic logs still to look at, and which of them a subscriber wants. */
+interface Candidates {
+  readonly topics: Iterator<[string, TopicLog]>;
+  readonly matches: (topic: string) => boolean;
+}
+
 /**
  * Merges the topic logs a subscriber wants in seq order, each event once (an event on several of its
- * topics is in several logs): a binary heap of the logs by their next entry.
+ * topics is in several logs): a binary heap of the logs by their next entry. For pattern subscribers the
+ * logs are first collected from all topics, a step budget at a time.
  */
 class MergeCursor implements ReplayCursor {
+  readonly #history: History;
   readonly #until: number;
   readonly #wants: (e: Retained) => boolean;
   readonly #heap: LogState[] = [];
+  #candidates: Candidates | null;
+  readonly #dropsAtPlan: number;
   /** seq of the last event consumed or skipped. */
   #seq: number;
   #peeked: LogState | null = null;
 
-  constructor(logs: readonly TopicLog[], from: number, until: number, wants: (e: Retained) => boolean) {
+  constructor(
+    history: History,
+    logs: readonly TopicLog[],
+    candidates: Candidates | null,
+    from: number,
+    until: number,
+    wants: (e: Retained) => boolean,
+  ) {
+    this.#history = history;
     this.#until = until;
     this.#wants = wants;
     this.#seq = from;
-    for (const log of logs) {
-      const next = log.entries[log.indexAfter(from)];
-      if (next !== undefined && next.seq <= until) this.#heap.push({ log, next });
-    }
+    this.#candidates = candidates;
+    this.#dropsAtPlan = history.topicDrops;
+    for (const log of logs) this.#add(log);
+    if (candidates === null) this.#heapify();
+  }
+
+  #add(log: TopicLog): void {
+    const next = log.entries[log.indexAfter(this.#seq)];
+    if (next !== undefined && next.seq <= this.#until) this.#heap.push({ log, next });
+  }
+
+  #heapify(): void {
     for (let i = (this.#heap.length >>> 1) - 1; i >= 0; i--) this.#down(i);
   }
 
   peek(budget: StepBudget): Retained | null | typeof LOST {
+    const c = this.#candidates;
+    if (c !== null) {
+      for (;;) {
+        // A topic dropped while logs were being collected may have held events this subscriber wanted.
+        if (this.#history.topicDrops !== this.#dropsAtPlan) return LOST;
+        if (budget.left <= 0) return null;
+        budget.left--;
+        const n = c.topics.next();
+        if (n.done === true) break;
+        const [topic, log] = n.value;
+        if (log.size > 0 && c.matches(topic)) this.#add(log);
+      }
+      this.#candidates = null;
+      this.#heapify();
+    }
     for (;;) {
       const top = this.#heap[0];
       if (top === undefined || budget.left <= 0) return null;

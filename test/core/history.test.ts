@@ -203,6 +203,28 @@ describe("History", () => {
     assert.deepEqual(drain(c), ["w8", "w9"]);
   });
 
+  it("collects a pattern subscriber's topic logs a budget at a time, not all at the plan", () => {
+    const h = big({ maxTopics: 10_000 });
+    for (let i = 0; i < 5000; i++) h.add(update(`c${i}`, [`/t/${i}`]));
+    const c = h.plan(0, sel("/t/{n}"), all, seq).cursor;
+    const budget = { left: 100 };
+    assert.equal(c.peek(budget), null, "paused while collecting");
+    assert.equal(budget.left, 0);
+    const ids = drain(c);
+    assert.equal(ids.length, 5000);
+    assert.equal(ids[0], "c0");
+    assert.equal(ids[4999], "c4999");
+  });
+
+  it("reports a loss when a topic is dropped while a pattern replay collects its logs", () => {
+    const h = big({ maxTopics: 100 });
+    for (let i = 0; i < 100; i++) h.add(update(`d${i}`, [`/t/${i}`]));
+    const c = h.plan(0, sel("/t/{n}"), all, seq).cursor;
+    assert.equal(c.peek({ left: 10 }), null);
+    h.add(update("new", ["/other"])); // drops the least recently published topic log
+    assert.equal(c.peek({ left: 10 }), LOST);
+  });
+
   it("retains nothing when the limit is 0", () => {
     const h = big({ maxEventsPerTopic: 0 });
     h.add(update("n0", ["a"]));
