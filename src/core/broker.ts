@@ -410,6 +410,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   #attach(session: Session, replay: ReplayCursor | null): void {
     const sink = session.sink;
+    // The client may have gone while the subscription was prepared: its 'close' already fired and would
+    // never come again, so the session would stay registered forever.
+    if (sink.destroyed) {
+      session.close("client");
+      return;
+    }
     const onGone = (): void => session.close("client");
     // 'error' must be handled or a reset socket would crash the process; 'close' follows it.
     sink.once("close", onGone);

@@ -72,6 +72,14 @@ export function detachForStream(socket: Socket): void {
   for (const listener of socket.listeners("data")) {
     if (listener !== discard) socket.off("data", listener as (...args: unknown[]) => void);
   }
-  // The server pauses a socket flooded with pipelined requests; keep reading so EOF is noticed.
+  // Keep reading so that EOF is noticed. The server may have paused the socket (a request body nobody
+  // reads, a flood of pipelined requests) while its parser read the handle natively: the stream then still
+  // believes a read is pending, so resume() alone would not restart the handle (what Node's own
+  // onSocketResume in lib/_http_server.js does for a consumed socket, done here once it is unconsumed).
   socket.resume();
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStart?: () => number } })._handle;
+  if (handle !== undefined && handle.reading === false && typeof handle.readStart === "function") {
+    handle.reading = true;
+    handle.readStart();
+  }
 }

@@ -164,6 +164,18 @@ describe("Broker slow subscribers", () => {
     assert.equal(b.size, 1);
   });
 
+  it("never registers a subscriber whose connection closed before the stream opened", async () => {
+    const b = broker();
+    const r = reader();
+    const pending = b.subscribe({ selectors: ["a"] });
+    r.sink.destroy();
+    await waitFor("closed", () => r.sink.closed);
+    const s = pending.open(r.sink);
+    assert.equal(s.closed, true);
+    assert.equal(b.size, 0);
+    assert.equal(b.subscriptionCounts().exact, 0);
+  });
+
   it("removes a closed subscriber completely (no listeners left on its sink)", async () => {
     const b = broker();
     const r = reader();

@@ -123,6 +123,22 @@ describe("HTTP/1.1 pipelining", () => {
     await waitFor(() => srv.broker.size === 0, `broker.size to reach 0 (it is ${srv.broker.size})`);
   });
 
+  it("notices the client leaving a stream whose request, or one queued behind it, carried an unread body", async () => {
+    // A body nobody reads makes Node pause the socket; a paused stream connection would never see EOF.
+    const body = "b".repeat(20_000);
+    const withBody = `GET /events?topic=u HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const queuedBody = `${streamRequest("u")}PATCH /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    for (const bytes of [withBody, queuedBody]) {
+      const c = await rawConnect();
+      c.socket.write(bytes);
+      await c.until((t) => /text\/event-stream/.test(t));
+      await waitFor(() => srv.broker.size === 1, "the stream to open");
+      c.socket.destroy();
+      await c.closed;
+      await waitFor(() => srv.broker.size === 0, `the stream to close (broker.size ${srv.broker.size})`);
+    }
+  });
+
   it("still answers pipelined ordinary requests, in order", async () => {
     const c = await rawConnect();
     c.socket.write(
