@@ -22,13 +22,22 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw tooLarge(limit);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        req.resume();
+        throw tooLarge(limit);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    if (err instanceof SseBrokerError) throw err;
+    // The client went away mid-body (or the server's request timeout cut it): its error, not ours.
+    throw new SseBrokerError("SSEB_ERR_REQUEST_ABORTED", "the request body did not arrive in full", {
+      statusCode: 400,
+      cause: err,
+    });
   }
   return Buffer.concat(chunks, size);
 }
