@@ -94,6 +94,13 @@ type EventName = keyof BrokerEvents;
 
 const HEARTBEAT = encodeComment();
 
+/** Where a sink keeps its session, for the one listener all sinks share. */
+const kSession = Symbol("sse-broker.session");
+
+function onSinkGone(this: { [kSession]?: Session }): void {
+  this[kSession]?.close("client");
+}
+
 /** Bounds of the history of ephemeral updates (subscription events: about two per topic). */
 const EPHEMERAL_HISTORY = {
   maxEventsPerTopic: 10,
@@ -125,6 +132,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly #selectorLimits: SelectorLimits;
   readonly #fanout: Fanout;
   readonly #sessions = new Set<Session>();
+  /** Compiled selector sets in use, by their selectors (NUL-joined), with the number of sessions using each. */
+  readonly #selectorSets = new Map<string, { set: SelectorSet; refs: number }>();
   /** Per client: how many of its sessions use each template selector (see maxPatternSelectorsPerClient). */
   readonly #clientTemplates = new Map<string, Map<string, number>>();
   readonly #expiry = new ExpiryQueue((s) => s.close("expired"));
@@ -314,7 +323,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
         "SSEB_ERR_LIMIT_SELECTORS",
       );
     }
-    const selectors = new SelectorSet(sources.map((s) => this.#compile(s)));
+    // Sessions with the same selectors share one compiled set (a connection storm compiles once).
+    const key = sources.join("\u0000"); // topics never contain control characters
+    const selectors =
+      this.#selectorSets.get(key)?.set ?? new SelectorSet(sources.map((s) => this.#compile(s)));
     const index = this.#fanout.index;
     const added = selectors.selectors.filter((s) => index.isNewTemplate(s)).length;
     if (added > 0 && index.templateCount + added > o.maxPatternSelectors) {
@@ -416,20 +428,18 @@ export class Broker extends EventEmitter<BrokerEvents> {
       session.close("client");
       return;
     }
-    const onGone = (): void => session.close("client");
+    // One listener function for every sink, which finds its session on the sink: no closures per stream.
     // 'error' must be handled or a reset socket would crash the process; 'close' follows it.
-    sink.once("close", onGone);
-    sink.once("error", onGone);
-    session.onClose = (s) => {
-      sink.off("close", onGone);
-      sink.off("error", onGone);
-      this.#detach(s);
-    };
+    (sink as SessionSink & { [kSession]?: Session })[kSession] = session;
+    sink.on("close", onSinkGone);
+    sink.on("error", onSinkGone);
+    session.onClose = this.#closed_;
     const retryMs = this.options.retryMs;
     // Jittered per stream: clients sent away together (restart, cap) do not all return in the same second.
     if (retryMs !== null) sink.write(encodeRetry(jitteredMs(retryMs)));
     this.#fanout.add(session);
     this.#countTemplates(session, 1);
+    this.#shareSelectors(session.selectorSet, 1);
     this.#sessions.add(session);
     this.stats.connectionsOpened++;
     this.#expiry.add(session);
@@ -442,10 +452,20 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (!session.closed) this.#notify("session-open", session);
   }
 
+  /** A session ended: its sink's listeners go, then the broker forgets it. */
+  readonly #closed_ = (session: Session): void => {
+    const sink = session.sink as SessionSink & { [kSession]?: Session };
+    sink.off("close", onSinkGone);
+    sink.off("error", onSinkGone);
+    sink[kSession] = undefined;
+    this.#detach(session);
+  };
+
   #detach(session: Session): void {
     if (!this.#sessions.delete(session)) return;
     this.#fanout.remove(session);
     this.#countTemplates(session, -1);
+    this.#shareSelectors(session.selectorSet, -1);
     this.#expiry.remove(session);
     const reason = session.closeReason ?? "closed";
     if (reason === "slow" || reason === "lagged") {
@@ -465,6 +485,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
       `Removed client. ${this.#sessions.size} registered clients`,
     );
     this.#notify("session-close", session, reason);
+  }
+
+  #shareSelectors(set: SelectorSet, delta: 1 | -1): void {
+    const key = set.key;
+    const entry = this.#selectorSets.get(key);
+    if (entry === undefined) {
+      if (delta === 1) this.#selectorSets.set(key, { set, refs: 1 });
+    } else if (entry.set === set) {
+      entry.refs += delta;
+      if (entry.refs === 0) this.#selectorSets.delete(key);
+    }
   }
 
   #countTemplates(session: Session, delta: 1 | -1): void {

@@ -19,6 +19,8 @@ export interface SessionSink {
   end(): unknown;
   destroy(): unknown;
   // biome-ignore lint/suspicious/noExplicitAny: matches the overloaded EventEmitter signatures of streams
+  on(event: "close" | "error", listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: as above
   once(event: "close" | "error" | "drain", listener: (...args: any[]) => void): unknown;
   // biome-ignore lint/suspicious/noExplicitAny: as above
   off(event: "close" | "error" | "drain", listener: (...args: any[]) => void): unknown;
@@ -71,7 +73,6 @@ export class Session {
   readonly selectorSet: SelectorSet;
   readonly grants: SelectorSet | null;
   readonly bareFrames: boolean;
-  readonly meta: Record<string, unknown>;
   readonly openedAt = Date.now();
   readonly expiresAt: number | undefined;
   readonly client: string | undefined;
@@ -92,20 +93,31 @@ export class Session {
   #queuedBytes = 0;
   /** While a replay runs: its cursor, and the live frames held until it ends. */
   #replay: ReplayCursor | null = null;
-  #held: Buffer[] = [];
+  #held: Buffer[] | null = null;
   #heldBytes = 0;
   #stats: DeliveryStats | null = null;
   #replayScheduled = false;
+  // Created on first use: most sessions never replay, and an idle connection should hold little.
+  #meta: Record<string, unknown> | undefined;
+  #onDrain: (() => void) | undefined;
+  #resume: (() => void) | undefined;
 
   constructor(init: SessionInit) {
     this.sink = init.sink;
     this.selectorSet = init.selectors;
     this.grants = init.grants;
     this.bareFrames = init.bareFrames ?? false;
-    this.meta = init.meta ?? {};
+    this.#meta = init.meta;
     this.expiresAt = init.expiresAt;
-    this.client = init.client;
+    // Only template accounting needs it (see Broker): idle connections are many.
+    this.client = init.selectors.hasPatterns ? init.client : undefined;
     this.#maxBufferedBytes = init.maxBufferedBytes;
+  }
+
+  /** Free-form data for the embedding application (e.g. Mercure subscriber id, JWT payload). */
+  get meta(): Record<string, unknown> {
+    this.#meta ??= {};
+    return this.#meta;
   }
 
   /** Topic selectors, as given. */
@@ -152,6 +164,7 @@ export class Session {
   enqueue(frame: Buffer, stats: DeliveryStats): boolean {
     if (this.closed) return false;
     if (this.#replay !== null) {
+      this.#held ??= [];
       this.#held.push(frame);
       this.#heldBytes += frame.length;
       this.#dropIfOverCap();
@@ -213,22 +226,20 @@ export class Session {
     if (this.closed) return;
     this.#replay = cursor;
     this.#stats = stats;
+    this.#onDrain = () => this.#pump();
+    this.#resume = () => {
+      this.#replayScheduled = false;
+      this.#pump();
+    };
     this.#pump();
   }
-
-  readonly #onDrain = (): void => this.#pump();
-
-  readonly #resume = (): void => {
-    this.#replayScheduled = false;
-    this.#pump();
-  };
 
   /** One replay step: up to a chunk of frames, then wait for `drain` or for the next turn. */
   #pump(): void {
     const cursor = this.#replay;
     if (cursor === null || this.closed) return;
     if (this.#mustWait()) {
-      this.sink.once("drain", this.#onDrain);
+      this.sink.once("drain", this.#onDrain as () => void);
       return;
     }
     let bytes = 0;
@@ -265,10 +276,10 @@ export class Session {
       return;
     }
     if (this.#mustWait()) {
-      this.sink.once("drain", this.#onDrain);
+      this.sink.once("drain", this.#onDrain as () => void);
     } else if (!this.#replayScheduled) {
       this.#replayScheduled = true;
-      setImmediate(this.#resume);
+      setImmediate(this.#resume as () => void);
     }
   }
 
@@ -280,11 +291,13 @@ export class Session {
   /** The replay is written: the held live frames follow it, then the session is live. */
   #endReplay(stats: DeliveryStats): void {
     this.#replay = null;
+    this.#onDrain = undefined;
+    this.#resume = undefined;
     const held = this.#held;
     const bytes = this.#heldBytes;
-    this.#held = [];
+    this.#held = null;
     this.#heldBytes = 0;
-    if (held.length === 0) return;
+    if (held === null) return;
     this.sink.cork?.();
     for (const frame of held) this.sink.write(frame);
     this.sink.uncork?.();
@@ -299,9 +312,9 @@ export class Session {
     this.closed = true;
     this.closeReason = reason;
     this.#replay = null;
-    this.#held = [];
+    this.#held = null;
     this.#heldBytes = 0;
-    this.sink.off("drain", this.#onDrain);
+    if (this.#onDrain !== undefined) this.sink.off("drain", this.#onDrain);
     if (reason === "shutdown" || reason === "expired" || reason === "closed") {
       if (last !== undefined && !this.sink.destroyed) this.sink.write(last);
       this.sink.end();

@@ -106,14 +106,17 @@ export class SelectorSet {
 
   constructor(selectors: readonly Selector[]) {
     this.selectors = selectors;
+    this.sources = selectors.map((s) => s.source);
+    this.key = this.sources.join("\u0000");
     this.#exact = new Set(selectors.filter((s) => s.kind === "exact").map((s) => s.source));
     this.#patterns = selectors.filter((s) => s.kind === "template");
     this.#any = selectors.some((s) => s.kind === "wildcard");
   }
 
-  get sources(): readonly string[] {
-    return this.selectors.map((s) => s.source);
-  }
+  /** The selectors as given. */
+  readonly sources: readonly string[];
+  /** The sources joined by NUL (which no topic contains): equal sets have equal keys. */
+  readonly key: string;
 
   /** Whether matching needs more than an exact lookup (`*` or a template). */
   get hasPatterns(): boolean {

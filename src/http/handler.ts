@@ -11,7 +11,7 @@ import { badRequest, type SseBrokerError } from "../errors.js";
 import { assertField } from "../wire/encode.js";
 import { whenConnectionFree } from "./connection.js";
 import { type CorsOrigins, corsHeaders, preflightHeaders } from "./cors.js";
-import { admitStream, clientOf } from "./limits.js";
+import { admitStream } from "./limits.js";
 import { loggableError } from "./loggable-error.js";
 import { prefersHtml } from "./negotiate.js";
 import { assertMetricsAccess, markStarted, serveHealth, serveMetrics } from "./ops.js";
@@ -62,7 +62,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
     if (path === "/events" || (path === "/" && files !== null && !wantsPage(req, method))) {
       if (method === "OPTIONS") return preflight(req, res, STREAM_METHODS);
       if (method !== "GET" && method !== "HEAD") return methodNotAllowed(res, STREAM_METHODS);
-      if (method === "GET") admitStream(broker, req, res);
+      const client = method === "GET" ? admitStream(broker, req, res) : undefined;
       if (path === "/") {
         if (method === "HEAD") return headEventStream(res, cors);
         // The seed demo's stream: every public event, `data:` lines only, exactly as the original.
@@ -80,7 +80,6 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
         if (lastEventId !== undefined) assertField("id", lastEventId);
         return headEventStream(res, cors);
       }
-      const client = clientOf(broker, req).address;
       const pending = await broker.prepare({ selectors, lastEventId, client });
       if (res.destroyed) return;
       openEventStream(req, res, pending, cors);

@@ -54,21 +54,16 @@ export function clientOf(broker: Broker, req: IncomingMessage): ClientInfo {
 }
 
 /**
- * Admits a new stream or throws 503/429. The slot is released when the response or its connection
- * closes, whichever comes first, however the request ends (stream, error, client gone).
+ * Admits a new stream or throws 503/429; returns the client's address. The slot is released when the
+ * response closes, however the request ends (stream, error, client gone): requests are only handled once
+ * they own their connection (connection.ts), so the response's close comes with the connection's.
+ * Nothing is kept per stream but the one listener (idle streams are many: see docs/benchmarks.md).
  */
-export function admitStream(broker: Broker, req: IncomingMessage, res: ServerResponse): void {
-  const release = limitsOf(broker).admission.admit(clientOf(broker, req).address);
-  // The connection's close too: a response that never got the socket (pipelined) may never close.
-  // HTTP/2 multiplexes a session's streams on one socket: there the response's close suffices.
-  const socket = req.httpVersionMajor < 2 ? req.socket : null;
-  const done = (): void => {
-    res.off("close", done);
-    socket?.off("close", done);
-    release();
-  };
-  res.once("close", done);
-  socket?.once("close", done);
+export function admitStream(broker: Broker, req: IncomingMessage, res: ServerResponse): string {
+  const address = clientInfo(req, limitsOf(broker).trusted).address;
+  const release = limitsOf(broker).admission.admit(address);
+  res.on("close", release);
+  return address;
 }
 
 /** Throws 429 when the publisher (its bearer token, else its address) is over `publishRatePerKey`. */

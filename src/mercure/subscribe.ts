@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
 import { badRequest } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
-import { admitStream, clientOf } from "../http/limits.js";
+import { admitStream } from "../http/limits.js";
 import { openEventStream } from "../http/stream.js";
 import { queryOf } from "../http/urlencoded.js";
 import { authorize, authRequired } from "./authorize.js";
@@ -28,7 +28,7 @@ export async function handleSubscribe(
   if (topics.length === 0) {
     throw badRequest("at least one topic query parameter is required");
   }
-  admitStream(broker, req, res); // before verifying a token: refused clients cost no JWT check
+  const client = admitStream(broker, req, res); // before verifying a token: refused clients cost no JWT check
   const grants = await authorize(req, url, "subscriber", o);
   if (grants === null && !o.anonymous) throw authRequired("subscribing needs a token");
   const mercure: MercureSessionMeta = {
@@ -37,7 +37,7 @@ export async function handleSubscribe(
     payload: grants?.payload,
   };
   const pending = await broker.prepare({
-    client: clientOf(broker, req).address,
+    client,
     selectors: topics,
     authorized: grants?.subscribe ?? null,
     lastEventId: lastEventIdOf(req, url),
