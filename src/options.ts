@@ -20,12 +20,16 @@ export interface BrokerOptions {
   /** A subscriber whose pending output passes this many bytes is disconnected. Defaults to 1 MiB. */
   maxBufferedBytes: number;
   /**
-   * Longest time an event waits so that later ones share its write: 0 writes at the end of the current
-   * event-loop turn (no added latency; events arriving together still share one write); N > 0 flushes N ms
-   * after the first queued event, trading up to N ms of latency for fewer write system calls when events
-   * arrive faster than that. Defaults to `0`.
+   * A fixed wait before each write, so that later events share it: N > 0 flushes N ms after the first
+   * queued event, whatever the load. 0 = adaptive (see `maxFlushDelayMs`). Defaults to `0`.
    */
   flushIntervalMs: number;
+  /**
+   * With `flushIntervalMs` 0, the longest an event may wait so that later ones share its write when the
+   * broker is busy writing (adaptive coalescing: an idle broker writes at the end of the event-loop
+   * iteration; see src/core/fanout.ts); 0 = always at the end of the iteration. Defaults to `20`.
+   */
+  maxFlushDelayMs: number;
   /** Events retained per topic for Last-Event-ID resume; 0 = no history. Defaults to `1000`. */
   historyLimit: number;
   /** Encoded bytes retained per topic. Defaults to 4 MiB. */
@@ -120,6 +124,7 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   heartbeatMs: 15_000,
   maxBufferedBytes: MiB,
   flushIntervalMs: 0,
+  maxFlushDelayMs: 20,
   historyLimit: 1000,
   historyMaxBytes: 4 * MiB,
   historyMaxTopics: 10_000,
@@ -173,6 +178,7 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   if (o.heartbeatMs !== null) intOption("heartbeatMs", o.heartbeatMs, 1);
   intOption("maxBufferedBytes", o.maxBufferedBytes, 1);
   intOption("flushIntervalMs", o.flushIntervalMs, 0);
+  intOption("maxFlushDelayMs", o.maxFlushDelayMs, 0);
   intOption("historyLimit", o.historyLimit, 0);
   intOption("historyMaxBytes", o.historyMaxBytes, 0);
   intOption("historyMaxTopics", o.historyMaxTopics, 1);

@@ -27,6 +27,7 @@ export interface CliConfig {
   retryMs: number | null;
   maxBufferedBytes: number;
   flushIntervalMs: number;
+  maxFlushDelayMs: number;
   historyLimit: number;
   historyMaxBytes: number;
   historyMaxTopics: number;
@@ -111,6 +112,7 @@ export function parseCli(
     retryMs: src.int("retry-ms", 0) ?? null,
     maxBufferedBytes: src.int("max-buffered-bytes", 1) ?? 1_048_576,
     flushIntervalMs: src.int("flush-interval-ms", 0) ?? 0,
+    maxFlushDelayMs: src.int("max-flush-delay-ms", 0) ?? DEFAULT_BROKER_OPTIONS.maxFlushDelayMs,
     historyLimit: src.int("history-size", 0) ?? 1000,
     historyMaxBytes: src.int("history-bytes", 0) ?? 4_194_304,
     historyMaxTopics: src.int("history-topics", 1) ?? 10_000,

@@ -132,7 +132,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: "MS",
     env: ["SSE_BROKER_FLUSH_INTERVAL_MS"],
     default: "0",
-    help: "let events wait up to MS to share one write per subscriber (0 = write at once; more = less CPU, more latency)",
+    help: "a fixed wait: each write waits MS after its first event so later ones share it (0 = adaptive, see --max-flush-delay-ms)",
+  },
+  {
+    name: "max-flush-delay-ms",
+    group: "Broker",
+    arg: "MS",
+    env: ["SSE_BROKER_MAX_FLUSH_DELAY_MS"],
+    default: "20",
+    help: "with --flush-interval-ms 0: longest an event waits to share a write while the broker is busy writing (idle: at once; 0 = never wait)",
   },
   {
     name: "history-size",

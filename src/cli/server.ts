@@ -77,6 +77,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       heartbeatMs: config.heartbeatMs,
       maxBufferedBytes: config.maxBufferedBytes,
       flushIntervalMs: config.flushIntervalMs,
+      maxFlushDelayMs: config.maxFlushDelayMs,
       historyLimit: config.historyLimit,
       historyMaxBytes: config.historyMaxBytes,
       historyMaxTopics: config.historyMaxTopics,

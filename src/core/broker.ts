@@ -164,7 +164,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       maxTemplateExpressions: o.maxTemplateExpressions,
     };
     this.matcher = new TopicMatcher(this.#selectorLimits);
-    this.#fanout = new Fanout(this.stats, o.flushIntervalMs);
+    this.#fanout = new Fanout(this.stats, o.flushIntervalMs, o.maxFlushDelayMs);
     this.#transport = transport;
     this.#ready = transport.start({
       deliver: (u, backlog) => this.#deliver(u, backlog),
@@ -552,7 +552,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #beat(): void {
     for (const s of this.#sessions) {
       try {
-        s.send(HEARTBEAT);
+        s.beat(HEARTBEAT);
       } catch {
         s.close("error");
       }

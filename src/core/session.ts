@@ -82,6 +82,8 @@ export class Session {
   closeReason: CloseReason | undefined;
   /** Position in the broker's expiry heap (-1 when not in it). */
   expiryIndex = -1;
+  /** Written since the last heartbeat: the next heartbeat skips it (it is visibly alive). */
+  wrote = false;
   readonly #maxBufferedBytes: number;
   #onClose: ((s: Session) => void) | undefined;
   /**
@@ -155,6 +157,15 @@ export class Session {
     return !this.#dropIfOverCap();
   }
 
+  /** Writes a heartbeat unless events were written since the last one; true when it wrote. */
+  beat(bytes: Buffer): boolean {
+    if (this.wrote) {
+      this.wrote = false;
+      return false;
+    }
+    return this.send(bytes);
+  }
+
   /**
    * Queues an event frame for this turn's flush. Returns true when it is the first one queued since the
    * last flush, so that the caller schedules this session once per turn. A queue reaching 64 KiB is written
@@ -188,11 +199,12 @@ export class Session {
   }
 
   /**
-   * Writes the frames queued this turn: one write, or one corked writev when events arrived together (a
-   * burst, a backplane batch), so deliveries cost fewer system calls than events. Drops the session when
-   * its pending output passes the cap. Adds what it wrote to `stats`.
+   * Writes the frames queued since the last flush in one write: one frame as it is, several joined into
+   * one buffer that every session which queued the same frames shares (`joined`, one per flush), so a
+   * broadcast costs one copy per batch, not per socket. Drops the session when its pending output passes
+   * the cap. Adds what it wrote to `stats`.
    */
-  flush(stats: DeliveryStats): void {
+  flush(stats: DeliveryStats, joined?: JoinedFrames): void {
     const first = this.#first;
     if (first === null) return;
     const more = this.#more;
@@ -201,8 +213,11 @@ export class Session {
     this.#more = null;
     this.#queuedBytes = 0;
     if (this.closed) return;
+    this.wrote = true;
     if (more === null) {
       this.sink.write(first);
+    } else if (joined !== undefined) {
+      this.sink.write(joined.of(first, more, bytes));
     } else {
       this.sink.cork?.();
       this.sink.write(first);
@@ -325,6 +340,34 @@ export class Session {
     this.#onClose = undefined;
     cb?.(this);
   }
+}
+
+/**
+ * The batches of one flush joined into single buffers, shared by the sessions that queued the same frames
+ * (subscribers of the same topics get the same events in the same order). Keyed by the first frame; a
+ * candidate is reused only if every frame is the same object.
+ */
+export class JoinedFrames {
+  readonly #byFirst = new Map<Buffer, { more: readonly Buffer[]; buffer: Buffer }[]>();
+
+  of(first: Buffer, more: readonly Buffer[], bytes: number): Buffer {
+    let list = this.#byFirst.get(first);
+    if (list !== undefined) {
+      for (const c of list) if (sameFrames(c.more, more)) return c.buffer;
+    } else {
+      list = [];
+      this.#byFirst.set(first, list);
+    }
+    const buffer = Buffer.concat([first, ...more], bytes);
+    list.push({ more, buffer });
+    return buffer;
+  }
+}
+
+function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const bareFrames = new WeakMap<object, Buffer>();

@@ -52,6 +52,7 @@ describe("--help and --version", () => {
       "--redis-prefix",
       "--subscriptions-ttl-ms",
       "--workers",
+      "--max-flush-delay-ms",
       "--history-total-events",
       "--history-total-bytes",
       "--shutdown-retry-spread-ms",

@@ -85,62 +85,85 @@ describe("Broker fan-out", () => {
 });
 
 describe("Broker write coalescing", () => {
-  it("writes the events of one turn to a socket as one corked write, in order", async () => {
-    const b = broker();
+  /** A sink that counts write() calls and keeps their sizes. */
+  function counting(): ReturnType<typeof reader> & { writes: number[] } {
     const r = reader();
-    let corks = 0;
-    let writes = 0;
-    const sink = Object.assign(r.sink, {
-      cork: () => {
-        corks++;
-      },
-      uncork: () => {},
-    });
-    const write = sink.write.bind(sink);
-    sink.write = ((chunk: Buffer) => {
-      writes++;
+    const writes: number[] = [];
+    const write = r.sink.write.bind(r.sink);
+    r.sink.write = ((chunk: Buffer) => {
+      writes.push(chunk.length);
       return write(chunk);
-    }) as typeof sink.write;
-    b.subscribe({ selectors: ["a"] }).open(sink);
+    }) as typeof r.sink.write;
+    return Object.assign(r, { writes });
+  }
+
+  it("writes the events of one turn to a socket in one write, in order, the same buffer for every socket", async () => {
+    const b = broker();
+    const r1 = counting();
+    const r2 = counting();
+    b.subscribe({ selectors: ["a"] }).open(r1.sink);
+    b.subscribe({ selectors: ["a"] }).open(r2.sink);
     await Promise.all(Array.from({ length: 5 }, (_, i) => b.publish({ topic: "a", data: `e${i}` })));
-    await waitFor("five", () => r.count("data:e") === 5);
-    assert.equal(corks, 1, "one cork/uncork pair for the burst");
-    assert.equal(writes, 5);
+    await waitFor("five", () => r1.count("data:e") === 5 && r2.count("data:e") === 5);
+    assert.equal(r1.writes.length, 1, "one write for the burst");
+    assert.deepEqual(r2.writes, r1.writes);
     assert.deepEqual(
-      [...r.text().matchAll(/data:(e\d)/g)].map((m) => m[1]),
+      [...r1.text().matchAll(/data:(e\d)/g)].map((m) => m[1]),
       ["e0", "e1", "e2", "e3", "e4"],
     );
-    assert.equal(b.stats.eventsDelivered, 5);
+    assert.equal(b.stats.eventsDelivered, 10);
   });
 
   it("with flushIntervalMs, lets events published apart within the window share one write", async () => {
     const b = broker({ flushIntervalMs: 200 });
-    const r = reader();
-    let corks = 0;
-    const sink = Object.assign(r.sink, { cork: () => corks++, uncork: () => {} });
-    b.subscribe({ selectors: ["a"] }).open(sink);
+    const r = counting();
+    b.subscribe({ selectors: ["a"] }).open(r.sink);
     await b.publish({ topic: "a", data: "w1" });
     // Held until the window ends: no timer can have fired between the two publishes (microtasks only).
     const heldBeforeSecond = r.text();
     await b.publish({ topic: "a", data: "w2" });
     await waitFor("both", () => r.count("data:w") === 2);
     assert.equal(heldBeforeSecond, "");
-    assert.equal(corks, 1);
+    assert.equal(r.writes.length, 1);
     assert.deepEqual(
       [...r.text().matchAll(/data:(w\d)/g)].map((m) => m[1]),
       ["w1", "w2"],
     );
   });
 
-  it("writes a single event without corking", async () => {
+  it("writes at once when idle, and lets events gather while the broker is busy writing", async () => {
+    // maxFlushDelayMs bounds the wait; a flush that took long makes the next one wait (twice its time).
+    const b = broker({ maxFlushDelayMs: 10_000 });
+    const r = counting();
+    b.subscribe({ selectors: ["a"] }).open(r.sink);
+    // A slow sink: each write takes 100 ms of the event loop, so the broker is "busy writing".
+    const write = r.sink.write.bind(r.sink);
+    r.sink.write = ((chunk: Buffer) => {
+      const until = performance.now() + 100;
+      while (performance.now() < until);
+      return write(chunk);
+    }) as typeof r.sink.write;
+    await b.publish({ topic: "a", data: "x0" });
+    await waitFor("the first, at once", () => r.count("data:x") === 1);
+    for (let i = 1; i <= 3; i++) {
+      await b.publish({ topic: "a", data: `x${i}` });
+      await new Promise((resolve) => setImmediate(resolve)); // each in its own event-loop iteration
+    }
+    await waitFor("the rest", () => r.count("data:x") === 4);
+    // Written at the end of each iteration they would take three writes; the 200 ms linger joins them.
+    assert.equal(r.writes.length, 2, "the three published during the linger share one write");
+  });
+
+  it("writes a single event as it is", async () => {
     const b = broker();
-    const r = reader();
+    const r = counting();
     let corks = 0;
-    const sink = Object.assign(r.sink, { cork: () => corks++, uncork: () => {} });
-    b.subscribe({ selectors: ["a"] }).open(sink);
+    Object.assign(r.sink, { cork: () => corks++, uncork: () => {} });
+    b.subscribe({ selectors: ["a"] }).open(r.sink);
     await b.publish({ topic: "a", data: "one" });
     await waitFor("one", () => r.text().includes("data:one"));
     assert.equal(corks, 0);
+    assert.equal(r.writes.length, 1);
   });
 });
 
