@@ -141,6 +141,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
   #closed = false;
+  /** The transport's start resolved (prepare() then needs no await for it). */
+  #started = false;
   /** Listener calls waiting for the current work to finish (see #notify). */
   #pending: [EventName, unknown[]][] = [];
   /** Id of the last update delivered on this node (any kind), if any. */
@@ -171,7 +173,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
       gap: (reason) => this.#gap(reason),
     });
     // A failed start surfaces on publish; keep it from being an unhandled rejection meanwhile.
-    this.#ready.catch(() => {});
+    this.#ready.then(
+      () => {
+        this.#started = true;
+      },
+      () => {},
+    );
     if (o.heartbeatMs !== null) {
       this.#heartbeat = setInterval(() => this.#beat(), o.heartbeatMs);
       this.#heartbeat.unref();
@@ -263,7 +270,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (backlog) return;
     this.stats.eventsPublished++;
     this.#fanout.deliver(d);
-    if (this.listenerCount("publish") > 0) this.#notify("publish", d);
+    this.#notify("publish", d);
   }
 
   /** From the transport: updates may have been lost here; a resume across this point is incomplete. */
@@ -293,7 +300,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * right after it resolves.
    */
   async prepare(opts: SubscribeOptions): Promise<PendingSubscription> {
-    await this.#ready.catch(() => {});
+    if (!this.#started) await this.#ready.catch(() => {});
     const id = opts.lastEventId;
     if (id !== undefined && id !== "earliest" && !this.#knows(id) && this.#transport.catchUp !== undefined) {
       try {
@@ -446,7 +453,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#limited?.info(
       "client-added",
       { session: session.id },
-      `Client added. ${this.#sessions.size} registered clients`,
+      () => `Client added. ${this.#sessions.size} registered clients`,
     );
     if (replay !== null) session.replay(replay, this.stats);
     if (!session.closed) this.#notify("session-open", session);
@@ -482,7 +489,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#limited?.info(
       "client-removed",
       { session: session.id, reason },
-      `Removed client. ${this.#sessions.size} registered clients`,
+      () => `Removed client. ${this.#sessions.size} registered clients`,
     );
     this.#notify("session-close", session, reason);
   }
@@ -522,6 +529,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   // ---- listeners: after the work, each on its own --------------------------------------------------
 
   #notify<K extends EventName>(event: K, ...args: BrokerEvents[K]): void {
+    if (this.listenerCount(event) === 0) return;
     this.#pending.push([event, args]);
     if (this.#pending.length === 1) queueMicrotask(this.#drain);
   }

@@ -18,7 +18,6 @@ interface Bucket {
   at: number;
   suppressed: number;
   level: "info" | "warn";
-  msg: string;
 }
 
 export class LogLimiter {
@@ -31,11 +30,12 @@ export class LogLimiter {
     this.#rate = rate;
   }
 
-  info(kind: string, obj: object, msg: string): void {
+  /** `msg` may be a function, called only when the line is written. */
+  info(kind: string, obj: object, msg: string | (() => string)): void {
     this.#write("info", kind, obj, msg);
   }
 
-  warn(kind: string, obj: object, msg: string): void {
+  warn(kind: string, obj: object, msg: string | (() => string)): void {
     this.#write("warn", kind, obj, msg);
   }
 
@@ -54,11 +54,11 @@ export class LogLimiter {
     }
   }
 
-  #write(level: "info" | "warn", kind: string, obj: object, msg: string): void {
+  #write(level: "info" | "warn", kind: string, obj: object, message: string | (() => string)): void {
     const now = Date.now();
     let b = this.#buckets.get(kind);
     if (b === undefined) {
-      b = { tokens: this.#rate.burst, at: now, suppressed: 0, level, msg };
+      b = { tokens: this.#rate.burst, at: now, suppressed: 0, level };
       this.#buckets.set(kind, b);
     } else {
       b.tokens = Math.min(this.#rate.burst, b.tokens + ((now - b.at) / 1000) * this.#rate.perSecond);
@@ -69,6 +69,7 @@ export class LogLimiter {
       return;
     }
     b.tokens--;
+    const msg = typeof message === "string" ? message : message();
     if (b.suppressed > 0) {
       this.#log[level]({ ...obj, suppressed: b.suppressed }, msg);
       b.suppressed = 0;

@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { SseBrokerError } from "../errors.js";
+import { isTakenOver } from "./stream.js";
 
 export function sendJson(
   res: ServerResponse,
@@ -43,7 +44,7 @@ export function sendError(res: ServerResponse, err: unknown, headers: Record<str
   const status = known ? (err.statusCode as number) : 500;
   const code = known ? err.code : "SSEB_ERR_INTERNAL";
   const message = known ? err.message : "internal error";
-  if (res.headersSent) {
+  if (res.headersSent || isTakenOver(res)) {
     res.destroy();
     return status;
   }

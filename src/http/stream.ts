@@ -25,23 +25,28 @@ export function openEventStream(
 ): Session {
   const socket = res.socket as Socket | null;
   const raw = socket !== null && req.httpVersionMajor === 1;
-  if (raw) {
-    // Without Transfer-Encoding Node frames nothing and closes the connection when the stream ends.
-    res.removeHeader("Transfer-Encoding");
-    // No later request on this connection is ever handled (see connection.ts).
-    detachForStream(socket);
-  }
   const out: Record<string, string> = { ...SSE_HEADERS, ...headers };
   if (raw) out.Connection = "close";
   if (pending.resume !== null) {
     const { complete, lastEventId } = pending.resume;
     out["Last-Event-ID"] = complete && HEADER_SAFE.test(lastEventId) ? lastEventId : "earliest";
   }
-  res.writeHead(200, out);
-  res.flushHeaders();
+  if (raw) {
+    // No later request on this connection is ever handled (see connection.ts).
+    detachForStream(socket);
+    if (!writeRawHead(socket, res, out)) {
+      // Without Transfer-Encoding Node frames nothing and closes the connection when the stream ends.
+      res.removeHeader("Transfer-Encoding");
+      res.writeHead(200, out);
+      res.flushHeaders();
+    }
+  } else {
+    res.writeHead(200, out);
+    res.flushHeaders();
+  }
   if (socket !== null) {
     // A stream is idle for long stretches by design: no idle timeout; no Nagle delay on small events.
-    socket.setTimeout(0);
+    if (socket.timeout !== 0) socket.setTimeout(0);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
   }
@@ -49,6 +54,62 @@ export function openEventStream(
   const session = pending.open(sink);
   if (!raw) res.once("close", () => session.close("client"));
   return session;
+}
+
+/** Responses whose connection an event stream took over: nothing else may be written on them. */
+const takenOver = new WeakSet<ServerResponse>();
+
+export function isTakenOver(res: ServerResponse): boolean {
+  return takenOver.has(res);
+}
+
+/**
+ * Writes the response head straight to the socket the stream takes over, as Node's HTTP server does for an
+ * upgraded connection: the response object is never used again, so neither its header checks and
+ * bookkeeping nor the head string it would keep for the stream's whole life are paid (idle streams are many).
+ * Headers set on `res` before (e.g. by a framework) are kept. Falls back to `res.writeHead` (false) for a
+ * value it would not write as is.
+ */
+function writeRawHead(socket: Socket, res: ServerResponse, out: Record<string, string>): boolean {
+  let head = "HTTP/1.1 200 OK\r\n";
+  const set = res.getHeaders();
+  for (const name of Object.keys(set)) {
+    if (name === "transfer-encoding" || name === "content-length" || hasHeader(out, name)) continue;
+    const v = set[name];
+    for (const one of Array.isArray(v) ? v : [v]) {
+      const text = String(one);
+      if (!HEADER_SAFE.test(text) || !TOKEN.test(name)) return false;
+      head += `${name}: ${text}\r\n`;
+    }
+  }
+  for (const name of Object.keys(out)) {
+    const text = out[name] as string;
+    if (!HEADER_SAFE.test(text) || !TOKEN.test(name)) return false;
+    head += `${name}: ${text}\r\n`;
+  }
+  head += `Date: ${utcDate()}\r\n\r\n`;
+  takenOver.add(res);
+  socket.write(head, "latin1");
+  return true;
+}
+
+function hasHeader(out: Record<string, string>, lower: string): boolean {
+  for (const k of Object.keys(out)) if (k.toLowerCase() === lower) return true;
+  return false;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+let dateText = "";
+let dateSecond = -1;
+
+/** The `Date` value (RFC 9110 requires one from an origin server with a clock), made once per second. */
+function utcDate(): string {
+  const now = Math.floor(Date.now() / 1000);
+  if (now !== dateSecond) {
+    dateSecond = now;
+    dateText = new Date(now * 1000).toUTCString();
+  }
+  return dateText;
 }
 
 /** `HEAD` on a stream route: the stream's headers, no body. */
