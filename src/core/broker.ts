@@ -576,7 +576,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#closed = true;
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
     this.#expiry.close();
-    this.#fanout.flush(); // accepted events still queued in this turn go out before the streams end
+    this.#fanout.flush(true); // accepted events still queued go out before the streams end
     const spread = this.options.shutdownRetrySpreadMs;
     const n = this.#sessions.size;
     if (n > 0) this.#log?.info({ streams: n }, `Ending ${n} streams`);

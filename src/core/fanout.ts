@@ -18,6 +18,9 @@ import { SubscriptionIndex } from "./subscription-index.js";
 import type { SelectorSet } from "./topic.js";
 import type { DeliveredUpdate } from "./update.js";
 
+/** Longest a flush writes before it lets the event loop run (see `flush`). */
+const SLICE_MS = 5;
+
 export class Fanout {
   readonly #index = new SubscriptionIndex<Session>();
   readonly #stats: DeliveryStats;
@@ -26,6 +29,9 @@ export class Fanout {
   /** When the last flush ended, and how long it took (ms, performance.now()). */
   #lastFlushEnd = Number.NEGATIVE_INFINITY;
   #lastFlushMs = 0;
+  /** Start of the flush in progress, when it spans several slices, and the sessions it has still to write. */
+  #flushStart: number | undefined;
+  #rest: Session[] | null = null;
   /** Sessions with frames queued in this turn. */
   #dirty: Session[] = [];
   #flushScheduled = false;
@@ -88,7 +94,7 @@ export class Fanout {
     } finally {
       this.#endPass();
     }
-    if (!this.#flushScheduled && this.#dirty.length > 0) this.#schedule();
+    if (!this.#flushScheduled && this.#rest === null && this.#dirty.length > 0) this.#schedule();
   }
 
   #schedule(): void {
@@ -103,28 +109,52 @@ export class Fanout {
     else setImmediate(this.flush);
   }
 
-  /** Writes every queued frame. A sink that throws closes its own session, never the others'. */
-  readonly flush = (): void => {
+  /**
+   * Writes every queued frame. A sink that throws closes its own session, never the others'. A flush that
+   * has run for SLICE_MS yields to the event loop and goes on in the next iteration (the sessions keep
+   * their queues, in order), so thousands of sockets never hold up publishes and new connections for long.
+   * `all` writes everything at once (shutdown).
+   */
+  readonly flush = (all = false): void => {
     this.#flushScheduled = false;
-    const dirty = this.#dirty;
+    // A flush in progress (it yielded) goes on with its own sessions; those that became dirty since wait
+    // for the next one, after the linger.
+    const dirty = this.#rest ?? this.#dirty;
+    if (this.#rest !== null) this.#rest = null;
+    else this.#dirty = [];
     if (dirty.length === 0) return;
-    this.#dirty = [];
-    const start = performance.now();
+    const sliceStart = performance.now();
+    this.#flushStart ??= sliceStart;
     const joined = new JoinedFrames();
+    let done = dirty.length;
     this.#busy = true;
     try {
-      for (const s of dirty) {
+      for (let i = 0; i < dirty.length; i++) {
+        const s = dirty[i] as Session;
         try {
           s.flush(this.#stats, joined);
         } catch {
           s.close("error");
         }
+        if (!all && (i & 31) === 31 && i + 1 < dirty.length && performance.now() - sliceStart > SLICE_MS) {
+          done = i + 1;
+          break;
+        }
       }
     } finally {
       this.#endPass();
     }
+    if (done < dirty.length) {
+      this.#rest = dirty.slice(done);
+      this.#flushScheduled = true;
+      setImmediate(this.flush);
+      return;
+    }
     this.#lastFlushEnd = performance.now();
-    this.#lastFlushMs = this.#lastFlushEnd - start;
+    this.#lastFlushMs = this.#lastFlushEnd - this.#flushStart;
+    this.#flushStart = undefined;
+    if (all && this.#dirty.length > 0) this.flush(true);
+    else if (this.#dirty.length > 0) this.#schedule();
   };
 
   #endPass(): void {
