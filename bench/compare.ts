@@ -27,6 +27,7 @@ import type { LoadKind } from "./lib/load.js";
 import { renderPlots } from "./lib/plots.js";
 import { hasTaskset, machineInfo, pinProcess } from "./lib/proc.js";
 import { killAll, setNiceness } from "./lib/procs.js";
+import type { PublisherKind } from "./lib/publishers.js";
 import { type ServerSpec, serverSpec } from "./lib/targets.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -63,6 +64,7 @@ const { values: flags } = parseArgs({
     "stalled-rcvbuf": { type: "string", default: "4096" },
     "stalled-mss": { type: "string", default: "1024" },
     "load-client": { type: "string", default: "c" },
+    publisher: { type: "string", default: "c" },
     "load-instances": { type: "string" },
     json: { type: "string" },
     md: { type: "string" },
@@ -117,6 +119,8 @@ for (const s of scenarios)
     throw new Error(`unknown scenario ${s}; known: ${ALL_SCENARIOS.join(", ")}`);
 const loadKind = flags["load-client"] as LoadKind;
 if (loadKind !== "c" && loadKind !== "node") throw new Error("--load-client must be c or node");
+const publisherKind = flags.publisher as PublisherKind;
+if (publisherKind !== "c" && publisherKind !== "node") throw new Error("--publisher must be c or node");
 
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const jsonPath = resolve(
@@ -137,7 +141,9 @@ function treeVersion(): string {
 }
 
 function loadDescription(): string {
-  if (loadKind === "node") return "Node raw-socket clients (bench/lib/load-client.ts), fallback";
+  const publisher = `HTTP publisher (${publisherKind === "c" ? "the same C program in its publisher role" : "Node, bench/lib/publisher.ts"}: keep-alive, ${cfg.depth} in flight, the next when answered) on core ${LOAD_CORE}`;
+  if (loadKind === "node")
+    return `Node raw-socket clients (bench/lib/load-client.ts, fallback); ${publisher}`;
   const cc = findCompiler();
   let version = "";
   try {
@@ -146,7 +152,7 @@ function loadDescription(): string {
   } catch {
     // reported as missing when building
   }
-  return `C epoll client bench/load/sse-load.c (${cc ?? "no compiler"} -O2${version === "" ? "" : `, ${version}`}), ${flags["load-instances"] ?? "1 per 15 000 connections"} process(es); HTTP publisher (Node, keep-alive, ${cfg.depth} in flight) on core ${LOAD_CORE}`;
+  return `C epoll client bench/load/sse-load.c (${cc ?? "no compiler"} -O2${version === "" ? "" : `, ${version}`}), ${flags["load-instances"] ?? "1 per 15 000 connections"} process(es) on core ${LOAD_CORE}; ${publisher}`;
 }
 
 function save(r: CompareResults): void {
@@ -220,6 +226,7 @@ async function main(): Promise<number> {
     serverCore: SERVER_CORE,
     loadCore: LOAD_CORE,
     loadKind,
+    publisherKind,
     ...(flags["load-instances"] === undefined ? {} : { loadInstances: Math.max(1, num("load-instances")) }),
     warmupSeconds: cfg.warmupSeconds,
     windowSeconds: cfg.windowSeconds,

@@ -175,15 +175,19 @@ function rows(r: CompareResults): Row[] {
     },
   });
   out.push({
-    label: "load generator: its CPU, max over the scenarios (load core busy)",
+    label:
+      "load generator: its CPU, max over the scenarios (load core busy), time it waited for the core, its loop turn",
     better: null,
     cell(server) {
       const costs = loadCosts(r, server);
       if (costs.length === 0) return undefined;
       const cpu = Math.max(...costs.map((c) => c.clientCpuPct));
       const core = Math.max(...costs.map((c) => c.loadCoreBusyPct));
+      const wait = Math.max(...costs.map((c) => c.clientRunQueueWaitPct));
+      const turns = costs.flatMap((c) => (c.clientTurnP99ms === null ? [] : [c.clientTurnP99ms]));
+      const turn = turns.length === 0 ? "" : `, loop turn p99 ≤ ${Math.max(...turns)} ms`;
       return {
-        text: `${cpu}% (${core}%)${costs.some((c) => c.saturated) ? " **saturated**" : ""}`,
+        text: `${cpu}% (core ${core}%), run-queue wait ≤ ${wait}%${turn}${costs.some((c) => c.saturated) ? " **core ≥ 90 %**" : ""}`,
         value: null,
       };
     },
@@ -231,14 +235,14 @@ export function summaryTable(r: CompareResults): string {
 }
 
 function loadCells(l: LoadCost): string {
-  return `${l.clientCpuPct}% | ${l.publisherCpuPct}% | ${l.loadCoreBusyPct}% (other ${l.otherOnLoadCorePct}%)${l.saturated ? " ⚠" : ""} | ${l.framesPerRead ?? "–"}`;
+  return `${l.clientCpuPct}% (waited ${l.clientRunQueueWaitPct}%) | ${l.publisherCpuPct}% | ${l.loadCoreBusyPct}% (softirq ${l.loadCoreSoftirqPct}%, other ${l.otherOnLoadCorePct}%)${l.saturated ? " ⚠" : ""} | ${l.framesPerRead ?? "–"} | ${l.clientTurnP99ms ?? "–"} / ${l.clientTurnMaxMs ?? "–"}`;
 }
 
 function fanoutDetail(title: string, list: ScenarioOutcome<FanoutWindow>[]): string {
   let md = `#### ${title}\n\n`;
   md +=
-    "| server | events/s (asked) | publish p50/p99 ms | deliveries/s | server CPU | deliveries per CPU-s | server core busy (softirq) | p50 | p90 | p99 | p99.9 | max ms | completeness | lost | RSS end MiB | load client CPU | publisher CPU | load core | frames/read |\n";
-  md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    "| server | events/s (asked) | publish p50/p99 ms | deliveries/s | server CPU | deliveries per CPU-s | server core busy (softirq) | p50 | p90 | p99 | p99.9 | max ms | completeness | lost | RSS end MiB | load client CPU (run-queue wait) | publisher CPU | load core | frames/read | client loop turn p99/max ms |\n";
+  md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const o of list) {
     const w = o.result;
     if (w === undefined) {
@@ -265,7 +269,7 @@ export function detailTables(r: CompareResults): string {
   if (r.storm !== undefined) {
     md += "#### Reconnect storm\n\n";
     md +=
-      "| server | connections | server CPU µs per connection, first open | storm (close + reopen) µs per connection | storm wall s | failed | load client CPU | publisher CPU | load core | frames/read |\n|---|---|---|---|---|---|---|---|---|---|\n";
+      "| server | connections | server CPU µs per connection, first open | storm (close + reopen) µs per connection | storm wall s | failed | load client CPU (run-queue wait) | publisher CPU | load core | frames/read | client loop turn p99/max ms |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const o of r.storm) {
       const s = o.result;
       md +=
@@ -278,7 +282,7 @@ export function detailTables(r: CompareResults): string {
   if (r.idle !== undefined) {
     md += "#### Idle connections\n\n";
     md +=
-      "| server | RSS before MiB | held → RSS MiB (KiB per connection) | heartbeats reaching | load client CPU | publisher CPU | load core | frames/read |\n|---|---|---|---|---|---|---|---|\n";
+      "| server | RSS before MiB | held → RSS MiB (KiB per connection) | heartbeats reaching | load client CPU (run-queue wait) | publisher CPU | load core | frames/read | client loop turn p99/max ms |\n|---|---|---|---|---|---|---|---|---|\n";
     for (const o of r.idle) {
       const s = o.result;
       if (s === undefined) {
@@ -301,7 +305,7 @@ export function detailTables(r: CompareResults): string {
   if (r.stalled !== undefined) {
     md += "#### Stalled subscribers\n\n";
     md +=
-      "| server | phase | deliveries per CPU-s | fast p50 | fast p99 | max ms | completeness | fast lost | fast open at end | RSS start → max → end MiB | dropped at the cap | stalled open at end | load client CPU | publisher CPU | load core | frames/read |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "| server | phase | deliveries per CPU-s | fast p50 | fast p99 | max ms | completeness | fast lost | fast open at end | RSS start → max → end MiB | dropped at the cap | stalled open at end | load client CPU (run-queue wait) | publisher CPU | load core | frames/read | client loop turn p99/max ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const o of r.stalled) {
       const s = o.result;
       if (s === undefined) {

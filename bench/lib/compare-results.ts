@@ -23,8 +23,18 @@ export interface LoadCost {
   loadCoreBusyPct: number;
   /** Of that, not the load clients or the publisher: the orchestrator, the kernel, other work on the box. */
   otherOnLoadCorePct: number;
+  /** softirq on the load core (loopback packets the load side sends: ACKs, publishes), %. */
+  loadCoreSoftirqPct: number;
+  /** Time the load clients were runnable but waiting for the core (/proc/PID/schedstat), % of the window. */
+  clientRunQueueWaitPct: number;
   /** Frames per read(2) in the C client (how batched the arrivals were). */
   framesPerRead: number | null;
+  /**
+   * p99 / max of one turn of the C client's loop, ms: a frame waits at most about two turns for the client,
+   * so this bounds what the client adds to the latency measured. Null with the Node client or no window.
+   */
+  clientTurnP99ms: number | null;
+  clientTurnMaxMs: number | null;
   /**
    * The load core ≥ 90 % busy (whoever used it), or a client process ≥ 90 % of a core: the window's figures
    * may then be limited by the load side, not the server.

@@ -3,8 +3,6 @@
  * load generator and the HTTP publisher on the load core, a measured window read from /proc around it.
  * @module
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type {
   FanoutWindow,
   IdleResult,
@@ -16,12 +14,10 @@ import type {
 } from "./compare-results.js";
 import type { Histogram } from "./histogram.js";
 import { type Connected, LoadFleet, type LoadKind, type LoadWindow, SourcePool } from "./load.js";
-import { coreBusySeconds, coreSoftirqSeconds, cpuSeconds, rssBytes } from "./proc.js";
-import { type Proc, spawnNode, stop } from "./procs.js";
-import type { PublisherMark } from "./publisher.js";
+import { coreBusySeconds, coreSoftirqSeconds, cpuSeconds, rssBytes, runQueueWaitSeconds } from "./proc.js";
+import { type Publisher, type PublisherKind, startPublisher } from "./publishers.js";
 import type { ServerSpec, Target } from "./targets.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const round = (v: number, d = 0) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : v);
 const MiB = 1024 * 1024;
@@ -30,6 +26,7 @@ export interface RunContext {
   serverCore: number;
   loadCore: number;
   loadKind: LoadKind;
+  publisherKind: PublisherKind;
   /** Load-client processes; by default one per 15 000 connections. */
   loadInstances?: number;
   warmupSeconds: number;
@@ -40,7 +37,7 @@ export interface RunContext {
 interface Session {
   t: Target;
   fleet: LoadFleet;
-  pub: Proc | undefined;
+  pub: Publisher | undefined;
   pool: SourcePool;
 }
 
@@ -54,20 +51,16 @@ async function session<T>(
 ): Promise<T> {
   const t = await spec.start(ctx.serverCore);
   let fleet: LoadFleet | undefined;
-  let pub: Proc | undefined;
+  let pub: Publisher | undefined;
   try {
     const n = ctx.loadInstances ?? Math.max(1, Math.ceil(maxConnections / 15_000));
     fleet = await LoadFleet.start(ctx.loadKind, n, ctx.loadCore);
     if (withPublisher) {
-      pub = spawnNode("publisher", ctx.loadCore, ["--import", "tsx"], join(here, "publisher.ts"), [
-        t.publishUrl,
-        t.body,
-      ]);
-      await pub.next("ready", 30_000);
+      pub = await startPublisher(ctx.publisherKind, ctx.loadCore, t.publishUrl, t.body);
     }
     return await fn({ t, fleet, pub, pool: new SourcePool() });
   } finally {
-    await Promise.all([fleet?.exit(), pub === undefined ? undefined : stop(pub)]);
+    await Promise.all([fleet?.exit(), pub?.stop()]);
     await t.stop();
   }
 }
@@ -98,30 +91,44 @@ class LoadMeter {
   readonly #c0: number;
   readonly #p0: number;
   readonly #lc0: number;
+  readonly #ls0: number;
+  readonly #q0: number;
   readonly #w0 = performance.now();
 
   constructor(
     private readonly ctx: RunContext,
     private readonly fleet: LoadFleet,
-    private readonly pub: Proc | undefined,
+    private readonly pub: Publisher | undefined,
   ) {
     this.#c0 = fleet.cpuSeconds();
-    this.#p0 = pub === undefined ? 0 : cpuSeconds(pub.pid);
+    this.#p0 = pub === undefined ? 0 : cpuSeconds(pub.proc.pid);
     this.#lc0 = coreBusySeconds(ctx.loadCore);
+    this.#ls0 = coreSoftirqSeconds(ctx.loadCore);
+    this.#q0 = this.#waited();
+  }
+
+  #waited(): number {
+    return this.fleet.procs.reduce((a, p) => a + runQueueWaitSeconds(p.pid), 0);
   }
 
   read(w?: LoadWindow): LoadCost {
     const wall = (performance.now() - this.#w0) / 1000;
     const client = (this.fleet.cpuSeconds() - this.#c0) / wall;
-    const publisher = this.pub === undefined ? 0 : (cpuSeconds(this.pub.pid) - this.#p0) / wall;
+    const publisher = this.pub === undefined ? 0 : (cpuSeconds(this.pub.proc.pid) - this.#p0) / wall;
     const core = (coreBusySeconds(this.ctx.loadCore) - this.#lc0) / wall;
     const perProc = client / this.fleet.procs.length;
+    const softirq = (coreSoftirqSeconds(this.ctx.loadCore) - this.#ls0) / wall;
+    const waited = (this.#waited() - this.#q0) / wall;
     return {
       clientCpuPct: round(client * 100),
       publisherCpuPct: round(publisher * 100),
       loadCoreBusyPct: round(core * 100),
       otherOnLoadCorePct: round(Math.max(0, core - client - publisher) * 100),
+      loadCoreSoftirqPct: round(softirq * 100),
+      clientRunQueueWaitPct: round(waited * 100, 1),
       framesPerRead: w?.reads === undefined || w.reads === 0 ? null : round(w.frames / w.reads, 1),
+      clientTurnP99ms: w?.turnP99ms ?? null,
+      clientTurnMaxMs: w?.turnMaxMs === undefined ? null : round(w.turnMaxMs, 2),
       saturated: core >= 0.9 || perProc >= 0.9,
     };
   }
@@ -141,7 +148,7 @@ async function measureWindow(
 ): Promise<FanoutWindow> {
   const { t, fleet, pub } = s;
   if (pub === undefined) throw new Error("no publisher");
-  await pub.request({ cmd: "mark" }, "mark");
+  await pub.mark();
   await fleet.start();
   const meter = new LoadMeter(ctx, fleet, pub);
   const c0 = serverCpu(t);
@@ -160,7 +167,7 @@ async function measureWindow(
   const si1 = coreSoftirqSeconds(ctx.serverCore);
   const wall = (performance.now() - w0) / 1000;
   const w = await fleet.stop();
-  const m = await pub.request<PublisherMark>({ cmd: "mark" }, "mark");
+  const m = await pub.mark();
   const load = meter.read(w);
   const rssEnd = serverRss(t);
   const cpu = c1 - c0;
@@ -213,10 +220,7 @@ export function fanout(ctx: RunContext, spec: ServerSpec, o: FanoutOptions): Pro
       sources: s.pool.take(o.subscribers),
     });
     if (c.live < o.subscribers) throw connectError("subscribers", o.subscribers, c);
-    await s.pub?.request(
-      { cmd: "publish", rate: o.rate, payloadBytes: o.payloadBytes, depth: o.depth },
-      "publishing",
-    );
+    await s.pub?.publish(o.rate, o.payloadBytes, o.depth);
     await sleep(ctx.warmupSeconds * 1000);
     const w = await measureWindow(
       ctx,
@@ -226,7 +230,7 @@ export function fanout(ctx: RunContext, spec: ServerSpec, o: FanoutOptions): Pro
       o.rate,
       o.payloadBytes,
     );
-    await s.pub?.request({ cmd: "pause" }, "paused");
+    await s.pub?.pause();
     return w;
   });
 }
@@ -355,10 +359,7 @@ export function stalled(ctx: RunContext, spec: ServerSpec, o: StalledOptions): P
       sources: s.pool.take(o.fast),
     });
     if (c.live < o.fast) throw connectError("subscribers", o.fast, c);
-    await s.pub?.request(
-      { cmd: "publish", rate: o.rate, payloadBytes: o.payloadBytes, depth: o.depth },
-      "publishing",
-    );
+    await s.pub?.publish(o.rate, o.payloadBytes, o.depth);
     await sleep(ctx.warmupSeconds * 1000);
     const baseline = await measureWindow(ctx, s, ctx.windowSeconds, o.fast, o.rate, o.payloadBytes);
     const st = await s.fleet.connect({
@@ -372,7 +373,7 @@ export function stalled(ctx: RunContext, spec: ServerSpec, o: StalledOptions): P
     });
     if (st.stalled < o.stalled) throw connectError("stalled subscribers", o.stalled, st);
     const withStalled = await measureWindow(ctx, s, o.stalledSeconds, o.fast, o.rate, o.payloadBytes);
-    await s.pub?.request({ cmd: "pause" }, "paused");
+    await s.pub?.pause();
     const stats = await s.t.stats();
     return {
       fast: o.fast,

@@ -69,6 +69,9 @@ export interface LoadWindow {
   errors: number;
   /** Frames received by each process. */
   framesByProc: number[];
+  /** p99 and max duration of one turn of the client's loop, ms (C client): bounds the latency it adds. */
+  turnP99ms?: number;
+  turnMaxMs?: number;
 }
 
 interface RawResult {
@@ -89,6 +92,8 @@ interface RawResult {
   lost?: number;
   reordered?: number;
   negative?: number;
+  turnP99?: number;
+  turnMax?: number;
 }
 
 interface RawConnected {
@@ -216,6 +221,12 @@ export class LoadFleet {
       closed: rs.reduce((a, r) => a + r.closed, 0),
       errors: rs.reduce((a, r) => a + r.errors, 0),
       framesByProc: rs.map((r) => r.frames),
+      ...(rs.every((r) => r.turnP99 !== undefined)
+        ? {
+            turnP99ms: Math.max(...rs.map((r) => r.turnP99 as number)),
+            turnMaxMs: Math.max(...rs.map((r) => r.turnMax as number)),
+          }
+        : {}),
     };
   }
 

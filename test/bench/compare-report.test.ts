@@ -16,7 +16,11 @@ const load = (over: Partial<LoadCost> = {}): LoadCost => ({
   publisherCpuPct: 5,
   loadCoreBusyPct: 60,
   otherOnLoadCorePct: 5,
+  loadCoreSoftirqPct: 3,
+  clientRunQueueWaitPct: 0.5,
   framesPerRead: 1,
+  clientTurnP99ms: 0.5,
+  clientTurnMaxMs: 1,
   saturated: false,
   ...over,
 });

@@ -1,11 +1,13 @@
 /**
  * The C load generator of the benchmarks (bench/load/sse-load.c) against a scripted loopback server: its
  * stream parsing (frames, "t" latency, "seq" gaps, comment lines), bytes dribbled one at a time so state
- * crosses read boundaries, refused and stalled connections, closing, source addresses, bad commands.
+ * crosses read boundaries, refused and stalled connections, closing, source addresses, bad commands; and
+ * its publisher role against a node:http server (bodies, keep-alive, chunked and failed answers).
  * Needs a C compiler (skipped with the reason otherwise). No timing is asserted: the latency check only
  * tells a parsed `t` (1 s in the past) from a mis-parsed one.
  */
 import assert from "node:assert/strict";
+import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { buildLoadGenerator, findCompiler } from "../../bench/lib/c-load.js";
@@ -208,6 +210,79 @@ describe("sse-load (C load generator)", { skip }, () => {
       assert.match(worse.message, /bad command/);
     } finally {
       await stop(load);
+    }
+  });
+
+  it("publishes one POST at a time on one keep-alive connection, in the body shape asked", async () => {
+    const bodies: string[] = [];
+    const peers = new Set<number>();
+    let answer = 0;
+    const server = http.createServer((req, res) => {
+      peers.add(req.socket.remotePort ?? 0);
+      let b = "";
+      req.setEncoding("utf8");
+      req.on("data", (c: string) => {
+        b += c;
+      });
+      req.on("end", () => {
+        bodies.push(b);
+        answer++;
+        // every third answer chunked, every fifth refused
+        if (answer % 5 === 0) res.writeHead(503, { "Content-Length": 0 }).end();
+        else if (answer % 3 === 0) {
+          res.write('{"id":'); // two writes: Node answers chunked
+          res.end('"x"}');
+        } else res.writeHead(200, { "Content-Length": 2 }).end("{}");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    const pub = spawnLines("publisher", UNPINNED, bin);
+    try {
+      await pub.next("ready");
+      await pub.request({ cmd: "mark" }, "mark");
+      await pub.request(
+        {
+          cmd: "publish",
+          port,
+          path: "/publish",
+          body: "sse-broker",
+          rate: 200,
+          payloadBytes: 160,
+          depth: 1,
+        },
+        "publishing",
+      );
+      await waitFor(
+        async () => bodies.length,
+        (n) => n >= 12,
+        "12 publishes",
+      );
+      await pub.request({ cmd: "pause" }, "paused");
+      const m = await pub.request<{ sent: number; answered: number; failed: number; lastFailure: number }>(
+        { cmd: "mark" },
+        "mark",
+      );
+      assert.equal(m.sent, m.answered + m.failed, "every publish answered before the mark");
+      assert.equal(m.failed, Math.floor(m.sent / 5));
+      assert.equal(m.lastFailure, 503);
+      assert.equal(peers.size, 1, "one keep-alive connection");
+      const first = JSON.parse(bodies[0] as string) as { topic: string; data: string };
+      assert.equal(first.topic, "bench");
+      const ev = JSON.parse(first.data) as { t: number; seq: number; msg: string };
+      assert.equal(ev.seq, 1);
+      assert.ok(Math.abs(ev.t - Date.now()) < 60_000, "t is the wall clock in ms");
+      assert.equal(first.data.length, 160 - 45 + `{"t":${ev.t.toFixed(3)},"seq":1,"msg":""}`.length);
+      const seqs = bodies.map(
+        (b) => (JSON.parse((JSON.parse(b) as { data: string }).data) as { seq: number }).seq,
+      );
+      assert.deepEqual(
+        seqs,
+        seqs.map((_, i) => i + 1),
+      );
+    } finally {
+      await stop(pub);
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });
