@@ -19,8 +19,11 @@ export type ClientCommand =
       stalled: boolean;
       headers?: Record<string, string>;
       concurrency?: number;
+      /** Loopback source addresses, used round robin. */
+      sources?: string[];
     }
   | { cmd: "start" }
+  | { cmd: "close"; count: number }
   | { cmd: "stop" }
   | { cmd: "exit" };
 
@@ -71,9 +74,18 @@ function numberAt(buf: Buffer, i: number): number {
   return v;
 }
 
-function openLive(port: number, request: Buffer): Promise<void> {
+let nextSource = 0;
+function connectOptions(port: number, sources: readonly string[] | undefined): net.NetConnectOpts {
+  if (sources === undefined || sources.length === 0) return { port, host: "127.0.0.1" };
+  const localAddress = sources[nextSource++ % sources.length] as string;
+  return { port, host: "127.0.0.1", localAddress };
+}
+
+const live = new Set<net.Socket>();
+
+function openLive(port: number, request: Buffer, sources?: readonly string[]): Promise<void> {
   return new Promise((resolve) => {
-    const s = net.connect({ port, host: "127.0.0.1" });
+    const s = net.connect(connectOptions(port, sources));
     sockets.push(s);
     let headed = false;
     let rest: Buffer | null = null;
@@ -98,6 +110,7 @@ function openLive(port: number, request: Buffer): Promise<void> {
         }
         headed = true;
         open++;
+        live.add(s);
         resolve();
         pos = h + 4;
       }
@@ -120,15 +133,16 @@ function openLive(port: number, request: Buffer): Promise<void> {
     });
     s.on("close", () => {
       if (headed) open--;
+      live.delete(s);
       closed++;
       resolve();
     });
   });
 }
 
-function openStalled(port: number, request: Buffer): Promise<void> {
+function openStalled(port: number, request: Buffer, sources?: readonly string[]): Promise<void> {
   return new Promise((resolve) => {
-    const s = net.connect({ port, host: "127.0.0.1" });
+    const s = net.connect(connectOptions(port, sources));
     sockets.push(s);
     s.pause();
     s.on("connect", () => {
@@ -158,7 +172,8 @@ async function connect(c: Extract<ClientCommand, { cmd: "connect" }>): Promise<v
   for (let i = 0; i < c.count; i += batch) {
     const n = Math.min(batch, c.count - i);
     const ps: Promise<void>[] = [];
-    for (let k = 0; k < n; k++) ps.push(c.stalled ? openStalled(c.port, request) : openLive(c.port, request));
+    for (let k = 0; k < n; k++)
+      ps.push(c.stalled ? openStalled(c.port, request, c.sources) : openLive(c.port, request, c.sources));
     await Promise.all(ps);
   }
   send({ type: "connected", open, errors });
@@ -189,6 +204,15 @@ process.on("message", (m: ClientCommand) => {
         errors,
       };
       send(r);
+      break;
+    }
+    case "close": {
+      let n = 0;
+      for (const s of live) {
+        if (n++ >= m.count) break;
+        s.destroy();
+      }
+      send({ type: "closed", count: Math.min(n, m.count), open, errors });
       break;
     }
     case "exit":

@@ -62,3 +62,23 @@ export async function waitForHttp(
   }
   throw new Error(`nothing answered 200 on 127.0.0.1:${port}${path}`);
 }
+
+/** `GET path` on 127.0.0.1:`port`: status and body text (for /metrics, nchan's status page). */
+export function httpGetText(
+  port: number,
+  path: string,
+  timeoutMs = 5000,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: HOST, port, path, agent: false, timeout: timeoutMs }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once("timeout", () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.once("error", reject);
+  });
+}

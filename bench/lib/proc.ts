@@ -80,3 +80,15 @@ export function coreSoftirqSeconds(core: number): number {
 export function loadAverage(): number {
   return Number(readFileSync("/proc/loadavg", "latin1").split(" ")[0]);
 }
+
+/**
+ * Seconds the process's main thread spent runnable but waiting for a CPU (/proc/<pid>/schedstat, field 2),
+ * 0 when the kernel does not expose it: how long the load generator was kept from its core.
+ */
+export function runQueueWaitSeconds(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "latin1").split(" ")[1] ?? 0) / 1e9;
+  } catch {
+    return 0;
+  }
+}

@@ -36,7 +36,7 @@ export function killAll(): void {
 export async function stop(p: Proc, killAfterMs = 2000): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
   try {
-    if (p.child.connected) p.send({ cmd: "exit" });
+    if (p.child.connected || p.child.stdin !== null) p.send({ cmd: "exit" });
     else process.kill(p.pid, "SIGTERM");
   } catch {
     // channel already closed, or gone
@@ -73,18 +73,20 @@ function pinned(core: number, cmd: string, args: string[]): [string, string[]] {
   return niceness === 0 ? [base[0] as string, base.slice(1)] : ["nice", ["-n", String(niceness), ...base]];
 }
 
-/** Runs `node <nodeArgs> <script>` pinned to `core` (the PID is node's). */
+/** Runs `node <nodeArgs> <script>` pinned to `core` (the PID is node's); stdout to ours or /dev/null. */
 export function spawnNode(
   name: string,
   core: number,
   nodeArgs: string[],
   script: string,
   scriptArgs: string[] = [],
+  opts: { stdout?: "inherit" | "ignore"; env?: NodeJS.ProcessEnv } = {},
 ): Proc {
   const [cmd, args] = pinned(core, process.execPath, [...nodeArgs, script, ...scriptArgs]);
   const child = spawn(cmd, args, {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    stdio: ["ignore", opts.stdout ?? "inherit", "inherit", "ipc"],
     detached: niceness !== 0,
+    ...(opts.env === undefined ? {} : { env: opts.env }),
   });
   return wrap(name, child);
 }
@@ -109,7 +111,36 @@ export function spawnPinned(
   return wrap(name, child);
 }
 
-function wrap(name: string, child: ChildProcess): Proc {
+/**
+ * A program driven over stdin/stdout with one JSON object per line (the C load generator), pinned to
+ * `core`: `send` writes a line, each line it prints is a message (matched by `type` like IPC messages).
+ * `child.connected` stays false, so IPC-only helpers skip it; `stop` sends `{"cmd":"exit"}` on stdin.
+ */
+export function spawnLines(name: string, core: number, cmd: string, args: string[] = []): Proc {
+  const [c, a] = pinned(core, cmd, args);
+  const child = spawn(c, a, { stdio: ["pipe", "pipe", "inherit"], detached: niceness !== 0 });
+  let rest = "";
+  child.stdout?.setEncoding("utf8");
+  child.stdout?.on("data", (chunk: string) => {
+    const lines = (rest + chunk).split("\n");
+    rest = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.trim() === "") continue;
+      try {
+        child.emit("message", JSON.parse(line));
+      } catch {
+        console.error(`${name}: not a JSON line: ${line.slice(0, 200)}`);
+      }
+    }
+  });
+  // A broken pipe when it has exited is reported by `exited`, not as an unhandled error.
+  child.stdin?.on("error", () => {});
+  return wrap(name, child, (msg) => {
+    child.stdin?.write(`${JSON.stringify(msg)}\n`);
+  });
+}
+
+function wrap(name: string, child: ChildProcess, sendLine?: (msg: unknown) => void): Proc {
   if (child.pid === undefined) throw new Error(`${name}: spawn failed`);
   live.add(child);
   if (niceness !== 0) {
@@ -164,9 +195,7 @@ function wrap(name: string, child: ChildProcess): Proc {
     child,
     pid: child.pid,
     exited,
-    send: (msg) => {
-      child.send?.(msg as never);
-    },
+    send: sendLine ?? ((msg) => child.send?.(msg as never)),
     next,
     request: <T>(msg: unknown, type: string, timeoutMs?: number) => {
       const r = next<T>(type, timeoutMs);
