@@ -33,7 +33,8 @@ import { type ServerSpec, serverSpec } from "./lib/targets.js";
 const here = dirname(fileURLToPath(import.meta.url));
 const SERVER_CORE = 0;
 const LOAD_CORE = 1;
-const ALL_SERVERS = "sse-broker,sse-broker-flush5,sse-broker-flush10,nchan,better-sse,node-floor";
+const ALL_SERVERS =
+  "sse-broker,sse-broker-immediate,sse-broker-flush5,sse-broker-flush10,nchan,better-sse,node-floor";
 const ALL_SCENARIOS: ScenarioName[] = [
   "fanout-100",
   "fanout-1000",

@@ -241,6 +241,11 @@ export const SERVER_SPECS: Record<string, ServerSpec> = {
     ["--flush-interval-ms", "10"],
     "CLI `--flush-interval-ms 10`",
   ),
+  "sse-broker-immediate": sseBrokerCli(
+    "sse-broker-immediate",
+    ["--max-flush-delay-ms", "0"],
+    "CLI `--max-flush-delay-ms 0` (no linger: every flush at the end of its event-loop iteration)",
+  ),
   "sse-broker-warn": sseBrokerCli("sse-broker-warn", ["--log-level", "warn"], "CLI `--log-level warn`"),
   nchan,
   "better-sse": nodeBenchServer(
