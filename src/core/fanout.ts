@@ -7,10 +7,13 @@
  *
  * When to flush (adaptive coalescing, the idea of Nagle's algorithm and of Kafka's `linger.ms`, with a hard
  * bound): at the end of the event-loop iteration, so that every event that arrived in it leaves in one write
- * per socket; and when the previous flush ended less than a linger ago, at the end of that linger. The linger
- * is twice the previous flush's duration, at most `maxFlushDelayMs`: an idle broker writes at once, one
- * that spends its time writing lets events gather and writes each socket less often — fewer system calls
- * and TCP segments per event, the cost that dominates fan-out. A fixed `flushIntervalMs` replaces this.
+ * per socket — unless the previous flush ended less than a linger ago (the broker is busy writing): then
+ * once the oldest queued event is a linger old, and at least half a linger after that flush. The linger is
+ * the previous flush's duration, at most `maxFlushDelayMs`. An idle broker writes at once; a busy one
+ * writes each socket about every other flush time with all that gathered meanwhile — fewer system calls
+ * and TCP segments per event, the cost that dominates fan-out. Events queued during a long flush are
+ * already old and leave after the half-linger pause, which keeps the loop free for publishes and new
+ * connections a third of the time however long flushes get. A fixed `flushIntervalMs` replaces this.
  * @module
  */
 import { bareFrameOf, type DeliveryStats, JoinedFrames, type Session } from "./session.js";
@@ -19,7 +22,7 @@ import type { SelectorSet } from "./topic.js";
 import type { DeliveredUpdate } from "./update.js";
 
 /** Longest a flush writes before it lets the event loop run (see `flush`). */
-const SLICE_MS = 5;
+const SLICE_MS = 2;
 
 export class Fanout {
   readonly #index = new SubscriptionIndex<Session>();
@@ -32,8 +35,9 @@ export class Fanout {
   /** Start of the flush in progress, when it spans several slices, and the sessions it has still to write. */
   #flushStart: number | undefined;
   #rest: Session[] | null = null;
-  /** Sessions with frames queued in this turn. */
+  /** Sessions with frames queued since the last flush took its list, and when the first of them queued. */
   #dirty: Session[] = [];
+  #dirtySince = 0;
   #flushScheduled = false;
   /** Index changes requested during a pass, applied after it (the index must not change under it). */
   #busy = false;
@@ -77,6 +81,7 @@ export class Fanout {
       }
       return ok;
     };
+    if (dirty.length === 0) this.#dirtySince = performance.now();
     this.#busy = true;
     try {
       this.#index.forEachMatch(d.topics, d.seq, (members) => {
@@ -103,8 +108,12 @@ export class Fanout {
       setTimeout(this.flush, this.#flushIntervalMs);
       return;
     }
-    const linger = Math.min(this.#maxFlushDelayMs, 2 * this.#lastFlushMs);
-    const wait = this.#lastFlushEnd + linger - performance.now();
+    const linger = Math.min(this.#maxFlushDelayMs, this.#lastFlushMs);
+    const now = performance.now();
+    const wait =
+      now - this.#lastFlushEnd < linger
+        ? Math.max(this.#dirtySince + linger, this.#lastFlushEnd + linger / 2) - now
+        : 0;
     if (wait >= 1) setTimeout(this.flush, wait);
     else setImmediate(this.flush);
   }

@@ -132,7 +132,7 @@ describe("Broker write coalescing", () => {
   });
 
   it("writes at once when idle, and lets events gather while the broker is busy writing", async () => {
-    // maxFlushDelayMs bounds the wait; a flush that took long makes the next one wait (twice its time).
+    // maxFlushDelayMs bounds the wait; after a flush that took long, queued events wait as long (its time).
     const b = broker({ maxFlushDelayMs: 10_000 });
     const r = counting();
     b.subscribe({ selectors: ["a"] }).open(r.sink);
@@ -150,7 +150,7 @@ describe("Broker write coalescing", () => {
       await new Promise((resolve) => setImmediate(resolve)); // each in its own event-loop iteration
     }
     await waitFor("the rest", () => r.count("data:x") === 4);
-    // Written at the end of each iteration they would take three writes; the 200 ms linger joins them.
+    // Written at the end of each iteration they would take three writes; the 100 ms linger joins them.
     assert.equal(r.writes.length, 2, "the three published during the linger share one write");
   });
 
