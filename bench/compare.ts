@@ -43,7 +43,10 @@ const ALL_SCENARIOS: ScenarioName[] = [
   "storm",
   "idle",
   "stalled",
+  "redis",
 ];
+/** The Redis scenario's own servers (1 and 2 processes), whatever `--servers` says. */
+const REDIS_SERVERS = ["sse-broker-redis-1", "sse-broker-redis-2"];
 
 const { values: flags } = parseArgs({
   options: {
@@ -64,6 +67,10 @@ const { values: flags } = parseArgs({
     "stalled-seconds": { type: "string", default: "25" },
     "stalled-rcvbuf": { type: "string", default: "4096" },
     "stalled-mss": { type: "string", default: "1024" },
+    /** The Redis scenario's throughput run: rate asked and publishers (connections) at once. */
+    "redis-subscribers": { type: "string", default: "100" },
+    "redis-rate": { type: "string", default: "5000" },
+    "redis-depth": { type: "string", default: "8" },
     "load-client": { type: "string", default: "c" },
     publisher: { type: "string", default: "c" },
     "load-instances": { type: "string" },
@@ -109,6 +116,10 @@ const cfg = {
     stalledSeconds: num("stalled-seconds"),
     rcvbuf: num("stalled-rcvbuf"),
     mss: num("stalled-mss"),
+  },
+  redis: {
+    latency: { subscribers: 1000, rate: 100 },
+    throughput: { subscribers: num("redis-subscribers"), rate: num("redis-rate"), depth: num("redis-depth") },
   },
   minRatio: num("min-ratio"),
   maxP99ExtraMs: num("max-p99-extra-ms"),
@@ -271,6 +282,27 @@ async function main(): Promise<number> {
       r.idle = [];
       for (const spec of specs)
         r.idle.push(await attempt(spec.name, sc, () => idle(ctx, spec, cfg.idleHeld)));
+    } else if (sc === "redis") {
+      r.redis = { latency: [], throughput: [] };
+      for (const name of REDIS_SERVERS) {
+        const spec = serverSpec(name) as ServerSpec;
+        const why = spec.missing();
+        if (why !== undefined) {
+          console.error(`skipping ${name}: ${why}`);
+          r.redis.latency.push({ server: name, error: why });
+          continue;
+        }
+        r.redis.latency.push(
+          await attempt(name, "redis-latency", () =>
+            fanout(ctx, spec, { ...cfg.redis.latency, payloadBytes: cfg.payloadBytes, depth: 1 }),
+          ),
+        );
+        r.redis.throughput.push(
+          await attempt(name, "redis-throughput", () =>
+            fanout(ctx, spec, { ...cfg.redis.throughput, payloadBytes: cfg.payloadBytes }),
+          ),
+        );
+      }
     } else if (sc === "stalled") {
       r.stalled = [];
       for (const spec of specs) {

@@ -302,6 +302,7 @@ export function detailTables(r: CompareResults): string {
     }
     md += "\n";
   }
+  if (r.redis !== undefined) md += redisDetail(r);
   if (r.stalled !== undefined) {
     md += "#### Stalled subscribers\n\n";
     md +=
@@ -324,6 +325,34 @@ export function detailTables(r: CompareResults): string {
     md += "\n";
   }
   return md;
+}
+
+/** The Redis backplane: 1 and 2 processes, publish answer latency at a low rate and throughput. */
+export function redisDetail(r: CompareResults): string {
+  const red = r.redis;
+  if (red === undefined) return "";
+  const cfg = (r.config as { redis?: { throughput?: { subscribers: number; rate: number; depth: number } } })
+    .redis?.throughput;
+  let md =
+    "#### Redis backplane: 1 and 2 processes (`--redis --workers N`, unpinned, with their redis-server)\n\n";
+  md += `| server | 1000 subs × 100 events/s, 1 publisher: **publish answer p50** / p99 ms | delivery p50 / p99 ms | ${cfg?.subscribers ?? "?"} subs × ${cfg?.rate ?? "?"} events/s asked, ${cfg?.depth ?? "?"} publishers: **events/s answered** | deliveries/s | vs 1 process | delivery p99 ms | server + Redis CPU | load core |\n|---|---|---|---|---|---|---|---|---|\n`;
+  const one = outcome(red.throughput, "sse-broker-redis-1")?.result?.deliveriesPerSecond;
+  for (const l of red.latency) {
+    const lw = l.result;
+    const t = outcome(red.throughput, l.server);
+    const tw = t?.result;
+    const lat =
+      lw === undefined
+        ? `failed: ${l.error ?? ""}`
+        : `**${lw.publishP50ms ?? "–"}** / ${lw.publishP99ms ?? "–"}`;
+    const del = lw === undefined ? "" : `${lw.latency.p50} / ${lw.latency.p99}`;
+    const thr =
+      tw === undefined
+        ? `${t?.error === undefined ? "" : `failed: ${t.error}`} | | | | |`
+        : `**${tw.eventsPerSecond}** | ${tw.deliveriesPerSecond} | ${ratio(tw.deliveriesPerSecond, one) || "–"} | ${tw.latency.p99} | ${tw.serverCpuPct}% | ${tw.load.loadCoreBusyPct}%`;
+    md += `| ${l.server} | ${lat} | ${del} | ${thr} |\n`;
+  }
+  return `${md}\n`;
 }
 
 /** Windows whose load side was near saturation: named, with who used the core, so nobody reads them as the server's limit. */

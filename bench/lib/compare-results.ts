@@ -124,7 +124,8 @@ export type ScenarioName =
   | "low-rate"
   | "storm"
   | "idle"
-  | "stalled";
+  | "stalled"
+  | "redis";
 
 export interface ScenarioOutcome<T> {
   server: string;
@@ -148,6 +149,8 @@ export interface CompareResults {
   storm?: ScenarioOutcome<StormResult>[];
   idle?: ScenarioOutcome<IdleResult>[];
   stalled?: ScenarioOutcome<StalledResult>[];
+  /** 1 and 2 processes on the Redis backplane: publish answer latency at a low rate, and throughput. */
+  redis?: { latency: ScenarioOutcome<FanoutWindow>[]; throughput: ScenarioOutcome<FanoutWindow>[] };
   /** Quick mode's verdict. */
   verdict?: { pass: boolean; lines: string[] };
 }

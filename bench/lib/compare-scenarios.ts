@@ -14,7 +14,14 @@ import type {
 } from "./compare-results.js";
 import type { Histogram } from "./histogram.js";
 import { type Connected, LoadFleet, type LoadKind, type LoadWindow, SourcePool } from "./load.js";
-import { coreBusySeconds, coreSoftirqSeconds, cpuSeconds, rssBytes, runQueueWaitSeconds } from "./proc.js";
+import {
+  coreBusySeconds,
+  coreSoftirqSeconds,
+  cpuSeconds,
+  runQueueWaitSeconds,
+  treeCpuSeconds,
+  treeRssBytes,
+} from "./proc.js";
 import { type Publisher, type PublisherKind, startPublisher } from "./publishers.js";
 import type { ServerSpec, Target } from "./targets.js";
 
@@ -134,8 +141,9 @@ class LoadMeter {
   }
 }
 
-const serverCpu = (t: Target) => t.procs.reduce((a, p) => a + cpuSeconds(p.pid), 0);
-const serverRss = (t: Target) => t.procs.reduce((a, p) => a + rssBytes(p.pid), 0);
+// With their descendants: `--workers` runs the broker in a primary's children.
+const serverCpu = (t: Target) => t.procs.reduce((a, p) => a + treeCpuSeconds(p.pid), 0);
+const serverRss = (t: Target) => t.procs.reduce((a, p) => a + treeRssBytes(p.pid), 0);
 
 /** One measured window of a session that is publishing. */
 async function measureWindow(

@@ -4,7 +4,7 @@
  * @module
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ); 100 on every Linux we run on. */
 export const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
@@ -90,5 +90,48 @@ export function runQueueWaitSeconds(pid: number): number {
     return Number(readFileSync(`/proc/${pid}/schedstat`, "latin1").split(" ")[1] ?? 0) / 1e9;
   } catch {
     return 0;
+  }
+}
+
+/** A process and all its descendants (a cluster primary's workers), from /proc; [] once it is gone. */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number): void => {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    out.push(p);
+    for (const tid of tids) {
+      let kids = "";
+      try {
+        kids = readFileSync(`/proc/${p}/task/${tid}/children`, "latin1").trim();
+      } catch {
+        // thread gone
+      }
+      for (const k of kids === "" ? [] : kids.split(" ")) visit(Number(k));
+    }
+  };
+  visit(pid);
+  return out;
+}
+
+/** CPU seconds of a process and its descendants (those alive now). */
+export function treeCpuSeconds(pid: number): number {
+  return processTree(pid).reduce((a, p) => a + safe(() => cpuSeconds(p)), 0);
+}
+
+/** RSS of a process and its descendants. */
+export function treeRssBytes(pid: number): number {
+  return processTree(pid).reduce((a, p) => a + safe(() => rssBytes(p)), 0);
+}
+
+function safe(f: () => number): number {
+  try {
+    return f();
+  } catch {
+    return 0; // exited between the listing and the reading
   }
 }

@@ -5,13 +5,14 @@
  * events over HTTP from the publisher process (bench/lib/publisher.ts).
  * @module
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, httpGetText, waitForHttp } from "./net.js";
-import { type Proc, spawnNode, spawnPinned, stop } from "./procs.js";
+import { freePort, httpGetText, waitForHttp, waitForRedis } from "./net.js";
+import { type Proc, spawnNode, spawnPinned, stop, UNPINNED } from "./procs.js";
 import type { BodyKind } from "./publisher.js";
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -109,6 +110,63 @@ function sseBrokerCli(name: string, extra: string[], describe: string, main?: st
       };
     },
   };
+}
+
+/**
+ * The CLI on a Redis Streams backplane: a redis-server of its own (free port, no persistence, temp dir) and
+ * `--redis … --workers N`. Not pinned (N processes need the machine's cores; Redis shares them): the
+ * figures compare 1 and 2 processes on this box, not CPU per delivery.
+ */
+function sseBrokerRedis(workers: number): ServerSpec {
+  const name = `sse-broker-redis-${workers}`;
+  return {
+    name,
+    describe: `CLI \`--redis --workers ${workers}\` + its own redis-server, unpinned`,
+    missing: () =>
+      onPath("redis-server") ? undefined : "redis-server not installed (apt-get install -y redis-server)",
+    async start() {
+      const dir = mkdtempSync(join(tmpdir(), "sse-bench-redis-"));
+      const redisPort = await freePort();
+      const redis = spawnPinned("redis-server", UNPINNED, "redis-server", [
+        ...["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        ...["--dir", dir],
+      ]);
+      const inner = sseBrokerCli(
+        name,
+        ["--redis", `redis://127.0.0.1:${redisPort}`, "--workers", String(workers)],
+        "",
+      );
+      let t: Target;
+      try {
+        await waitForRedis(redisPort);
+        t = await inner.start(UNPINNED);
+        // /healthz answered by one worker: give the others time to listen too.
+        await sleep(2000);
+      } catch (err) {
+        await stop(redis);
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+      return {
+        ...t,
+        procs: [...t.procs, redis],
+        async stop() {
+          await t.stop();
+          await stop(redis);
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  };
+}
+
+function onPath(cmd: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A Node server of bench/servers/ on the IPC protocol of control.ts, with a `POST /publish` route. */
@@ -247,6 +305,8 @@ export const SERVER_SPECS: Record<string, ServerSpec> = {
     "CLI `--max-flush-delay-ms 0` (no linger: every flush at the end of its event-loop iteration)",
   ),
   "sse-broker-warn": sseBrokerCli("sse-broker-warn", ["--log-level", "warn"], "CLI `--log-level warn`"),
+  "sse-broker-redis-1": sseBrokerRedis(1),
+  "sse-broker-redis-2": sseBrokerRedis(2),
   nchan,
   "better-sse": nodeBenchServer(
     "better-sse",
