@@ -79,8 +79,8 @@ const { values: flags } = parseArgs({
     plots: { type: "string" },
     "no-plots": { type: "boolean", default: false },
     /** Quick mode's thresholds. */
-    "min-ratio": { type: "string", default: "0.8" },
-    "max-p99-extra-ms": { type: "string", default: "10" },
+    "min-ratio": { type: "string", default: "1.2" },
+    "max-p99-extra-ms": { type: "string", default: "20" },
     nice: { type: "string", default: process.getuid?.() === 0 ? "-10" : "0" },
     "max-minutes": { type: "string" },
   },

@@ -181,7 +181,7 @@ async function main(): Promise<number> {
     console.log(JSON.stringify(result, null, 2));
     const ok = have >= N && w.heartbeatConns === (w.live ?? w.open) && failed === 0;
     console.log(
-      `\n${ok ? "PASS" : "FAIL"}: ${have} of ${N} streams held by ${WORKERS} workers; heartbeat reached ${w.heartbeatConns} of ${w.live ?? w.open}; RSS ${full?.kibPerConn ?? half?.kibPerConn} KiB per stream (2nd half ${marginal}), server + Redis processes ${result.serverProcesses}`,
+      `\n${ok ? "PASS" : "FAIL"}: ${have} of ${N} streams held by ${WORKERS} workers; heartbeat reached ${w.heartbeatConns} of ${w.live ?? w.open}; RSS ${full?.kibPerConn ?? half?.kibPerConn} KiB per stream (2nd half ${marginal}), ${result.serverProcesses} broker processes (primary + workers)`,
     );
     return ok ? 0 : 1;
   } finally {

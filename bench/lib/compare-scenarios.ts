@@ -369,7 +369,8 @@ export function stalled(ctx: RunContext, spec: ServerSpec, o: StalledOptions): P
     if (c.live < o.fast) throw connectError("subscribers", o.fast, c);
     await s.pub?.publish(o.rate, o.payloadBytes, o.depth);
     await sleep(ctx.warmupSeconds * 1000);
-    const baseline = await measureWindow(ctx, s, ctx.windowSeconds, o.fast, o.rate, o.payloadBytes);
+    // As long as the window with the stalled ones: a p99 over a longer window catches more rare pauses.
+    const baseline = await measureWindow(ctx, s, o.stalledSeconds, o.fast, o.rate, o.payloadBytes);
     const st = await s.fleet.connect({
       port: s.t.port,
       path: s.t.path,

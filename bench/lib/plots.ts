@@ -14,6 +14,7 @@ import type { CompareResults, FanoutWindow } from "./compare-results.js";
 
 const COLORS: Record<string, string> = {
   "sse-broker": "#1f77b4",
+  "sse-broker-immediate": "#ff7f0e",
   "sse-broker-flush5": "#6baed6",
   "sse-broker-flush10": "#9ecae1",
   "sse-broker-warn": "#3182bd",
@@ -23,9 +24,22 @@ const COLORS: Record<string, string> = {
 };
 const EXTRA = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"];
 
-function colorOf(server: string, i: number): string {
-  return COLORS[server] ?? (EXTRA[i % EXTRA.length] as string);
+/** A fixed color per known server; the others (e.g. `sse-broker@DIR`) take the extra ones in order. */
+const extraOf = new Map<string, string>();
+function colorOf(server: string, _i?: number): string {
+  const known = COLORS[server];
+  if (known !== undefined) return known;
+  let c = extraOf.get(server);
+  if (c === undefined) {
+    c = EXTRA[extraOf.size % EXTRA.length] as string;
+    extraOf.set(server, c);
+  }
+  return c;
 }
+
+/** Legend entries per row, and the height the legend takes. */
+const LEGEND_PER_ROW = 4;
+const legendHeight = (n: number) => Math.ceil(n / LEGEND_PER_ROW) * 20;
 
 const TITLES: Record<string, string> = {
   "fanout-100": "1000 subs × 100 events/s",
@@ -52,7 +66,7 @@ function legend(servers: string[], x: number, y: number): string {
   return servers
     .map(
       (s, i) =>
-        `<rect x="${x + i * 170}" y="${y - 10}" width="14" height="14" fill="${colorOf(s, i)}"/><text x="${x + i * 170 + 20}" y="${y + 2}" font-size="13" ${FONT}>${esc(s)}</text>`,
+        `<rect x="${x + (i % LEGEND_PER_ROW) * 260}" y="${y - 10 + Math.floor(i / LEGEND_PER_ROW) * 20}" width="14" height="14" fill="${colorOf(s, i)}"/><text x="${x + (i % LEGEND_PER_ROW) * 260 + 20}" y="${y + 2 + Math.floor(i / LEGEND_PER_ROW) * 20}" font-size="13" ${FONT}>${esc(s)}</text>`,
     )
     .join("");
 }
@@ -65,14 +79,15 @@ export function latencySvg(r: CompareResults): { svg: string; width: number; hei
   const pw = 520;
   const ph = 300;
   const width = cols * pw + 40;
-  const height = Math.ceil(ps.length / cols) * ph + 110;
+  const lh = legendHeight(servers.length) - 20;
+  const height = Math.ceil(ps.length / cols) * ph + 110 + lh;
   const keys = ["p50", "p90", "p99", "p999"] as const;
   const labels = ["p50", "p90", "p99", "p99.9"];
   let body = `<text x="20" y="30" font-size="18" font-weight="bold" ${FONT}>Delivery latency percentiles (publish → subscriber), ms, log scale — tree ${esc(r.tree)}</text>`;
   body += legend(servers, 20, 58);
   ps.forEach(([k, rows], i) => {
     const ox = 20 + (i % cols) * pw;
-    const oy = 80 + Math.floor(i / cols) * ph;
+    const oy = 80 + lh + Math.floor(i / cols) * ph;
     const left = ox + 60;
     const right = ox + pw - 30;
     const top = oy + 30;
@@ -115,8 +130,8 @@ export function throughputSvg(r: CompareResults): { svg: string; width: number; 
   const servers = r.servers.map((s) => s.name);
   const bar = 22;
   const gap = 6;
-  const width = 1000;
-  const label = 180;
+  const width = 1100;
+  const label = 230;
   const panelH = (n: number) => n * (bar + gap) + 50;
   const height = 70 + ps.reduce((a, [, rows]) => a + panelH(rows.length), 0) + 20;
   let body = `<text x="20" y="30" font-size="18" font-weight="bold" ${FONT}>Deliveries per server CPU-second (server process utime + stime) — tree ${esc(r.tree)}</text>`;
@@ -127,7 +142,7 @@ export function throughputSvg(r: CompareResults): { svg: string; width: number; 
     body += `<text x="20" y="${y}" font-size="14" font-weight="bold" ${FONT}>${esc(TITLES[k] ?? k)}</text>`;
     rows.forEach(({ server, w }, i) => {
       const by = y + 12 + i * (bar + gap);
-      const len = (w.deliveriesPerCpuSecond / max) * (width - label - 220);
+      const len = (w.deliveriesPerCpuSecond / max) * (width - label - 330);
       const c = colorOf(server, servers.indexOf(server));
       const rel =
         nchan !== undefined && nchan > 0 && server !== "nchan"

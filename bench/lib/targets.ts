@@ -304,6 +304,11 @@ export const SERVER_SPECS: Record<string, ServerSpec> = {
     ["--max-flush-delay-ms", "0"],
     "CLI `--max-flush-delay-ms 0` (no linger: every flush at the end of its event-loop iteration)",
   ),
+  "sse-broker-bigcap": sseBrokerCli(
+    "sse-broker-bigcap",
+    ["--max-buffered-bytes", "67108864"],
+    "CLI `--max-buffered-bytes 67108864` (a slow subscriber is not dropped within a run)",
+  ),
   "sse-broker-warn": sseBrokerCli("sse-broker-warn", ["--log-level", "warn"], "CLI `--log-level warn`"),
   "sse-broker-redis-1": sseBrokerRedis(1),
   "sse-broker-redis-2": sseBrokerRedis(2),
