@@ -26,7 +26,7 @@ import { fanout, idle, type RunContext, stalled, storm } from "./lib/compare-sce
 import type { LoadKind } from "./lib/load.js";
 import { renderPlots } from "./lib/plots.js";
 import { hasTaskset, machineInfo, pinProcess } from "./lib/proc.js";
-import { killAll, setNiceness } from "./lib/procs.js";
+import { runBounded, setNiceness } from "./lib/procs.js";
 import type { PublisherKind } from "./lib/publishers.js";
 import { type ServerSpec, serverSpec } from "./lib/targets.js";
 
@@ -331,29 +331,4 @@ async function main(): Promise<number> {
 }
 
 // A run is bounded in time whatever happens; children never outlive it.
-const bound = num("max-minutes", quick ? 3 : 60);
-const hardStop = setTimeout(() => {
-  console.error(`benchmark exceeded its time bound (${bound} min); stopping`);
-  killAll();
-  process.exit(2);
-}, bound * 60_000);
-hardStop.unref();
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-process.on("exit", killAll);
-
-main().then(
-  (code) => {
-    killAll();
-    process.exit(code);
-  },
-  (err: unknown) => {
-    console.error(err);
-    killAll();
-    process.exit(1);
-  },
-);
+runBounded(main, num("max-minutes", quick ? 3 : 60));

@@ -23,7 +23,7 @@ import { findCompiler } from "./lib/c-load.js";
 import { LoadFleet } from "./lib/load.js";
 import { freePort, waitForHttp, waitForRedis } from "./lib/net.js";
 import { machineInfo, processTree, treeCpuSeconds, treeRssBytes } from "./lib/proc.js";
-import { killAll, type Proc, spawnPinned, stop, UNPINNED } from "./lib/procs.js";
+import { type Proc, runBounded, spawnPinned, stop, UNPINNED } from "./lib/procs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -193,27 +193,4 @@ async function main(): Promise<number> {
   }
 }
 
-const hardStop = setTimeout(() => {
-  console.error("bench:scale exceeded its time bound; stopping");
-  killAll();
-  process.exit(2);
-}, int("max-minutes", 1) * 60_000);
-hardStop.unref();
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-process.on("exit", killAll);
-main().then(
-  (code) => {
-    killAll();
-    process.exit(code);
-  },
-  (err: unknown) => {
-    console.error(err);
-    killAll();
-    process.exit(1);
-  },
-);
+runBounded(main, int("max-minutes", 1));

@@ -22,7 +22,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { cpuSeconds, loadAverage, machineInfo, rssBytes } from "./lib/proc.js";
-import { killAll, stop } from "./lib/procs.js";
+import { runBounded, stop } from "./lib/procs.js";
 import { Browser, emptyBrowserCounters } from "./lib/soak/browser.js";
 import { HOSTILE_KINDS, type HostileKind, TEMPLATE_BOMB } from "./lib/soak/hostile.js";
 import { ALL_TOPICS, Ledger, MAX_TOPICS, maskOf } from "./lib/soak/ledger.js";
@@ -596,13 +596,6 @@ async function run(): Promise<void> {
     console.error("[soak] dist/ is older than src/: npm run build");
     build(root);
   }
-  const hardStop = setTimeout(() => {
-    console.error("[soak] exceeded its time bound; stopping everything");
-    killAll();
-    process.exit(2);
-  }, DURATION_MS + MARGIN_MS);
-  hardStop.unref();
-
   redis = await RedisServer.start();
   for (const name of ["node-a", "node-b"]) {
     const n = await startBroker({
@@ -831,24 +824,8 @@ async function main(): Promise<number> {
   return r.pass ? 0 : 1;
 }
 
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => {
-    console.error(`[soak] ${sig}: stopping every process it started`);
-    killAll();
-    if (redis !== undefined) rmSync(redis.dir, { recursive: true, force: true });
-    process.exit(130);
-  });
-}
-process.on("exit", killAll);
-
-main().then(
-  (code) => {
-    killAll();
-    process.exit(code);
-  },
-  (err: unknown) => {
-    console.error(err);
-    killAll();
-    process.exit(1);
-  },
-);
+// Bounded: the duration plus the margin of the end phase (and a build, when dist/ is stale).
+runBounded(main, (DURATION_MS + MARGIN_MS) / 60_000, () => {
+  console.error("[soak] stopping every process it started");
+  if (redis !== undefined) rmSync(redis.dir, { recursive: true, force: true });
+});

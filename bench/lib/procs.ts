@@ -205,3 +205,35 @@ function wrap(name: string, child: ChildProcess, sendLine?: (msg: unknown) => vo
   };
   return p;
 }
+
+/**
+ * Runs a benchmark's `main` as the process: its exit code is main's (1 on a throw), bounded to `minutes`
+ * (exit 2), and every child it started is killed on exit, on error, on Ctrl-C and on SIGTERM.
+ */
+export function runBounded(main: () => Promise<number>, minutes: number, onSignal?: () => void): void {
+  const hardStop = setTimeout(() => {
+    console.error(`exceeded its time bound (${minutes} min); stopping`);
+    killAll();
+    process.exit(2);
+  }, minutes * 60_000);
+  hardStop.unref();
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => {
+      killAll();
+      onSignal?.();
+      process.exit(130);
+    });
+  }
+  process.on("exit", killAll);
+  main().then(
+    (code) => {
+      killAll();
+      process.exit(code);
+    },
+    (err: unknown) => {
+      console.error(err);
+      killAll();
+      process.exit(1);
+    },
+  );
+}
