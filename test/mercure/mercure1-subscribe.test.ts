@@ -24,7 +24,13 @@ let strict: Hub;
 before(async () => {
   hub = await startHub({ anonymous: true });
   strict = await startHub(
-    { anonymous: true, maxMatchersPerSubscription: 3, maxMatcherLength: 64, urlPatternRegExpGroups: true },
+    {
+      anonymous: true,
+      corsOrigins: "*",
+      maxMatchersPerSubscription: 3,
+      maxMatcherLength: 64,
+      urlPatternRegExpGroups: true,
+    },
     { maxPatternSelectorsPerClient: 2 },
   );
 });
@@ -378,6 +384,21 @@ describe("Mercure 1.0 subscribe: last_event_id and Mercure-Last-Event-ID (draft-
       sse.close();
     });
   }
+
+  it("lets cross-origin readers see Mercure-Last-Event-ID (CORS expose)", async () => {
+    const sse = await connectSse(
+      url1(strict, [
+        ["match", "a"],
+        ["last_event_id", "earliest"],
+      ]),
+      {
+        headers: { Origin: "https://app.example" },
+      },
+    );
+    assert.equal(sse.headers["mercure-last-event-id"], "earliest");
+    assert.match(String(sse.headers["access-control-expose-headers"]), /\bMercure-Last-Event-ID\b/);
+    sse.close();
+  });
 
   it("sends no Mercure-Last-Event-ID without a resume point, and ignores the classic lastEventID", async () => {
     const sse = await connectSse(
