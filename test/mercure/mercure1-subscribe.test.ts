@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connectSse, type SseConnection } from "../helpers/sse-client.js";
+import { waitFor } from "../helpers/wait.js";
 import {
   errorCode,
   type Hub,
@@ -26,6 +27,7 @@ before(async () => {
   strict = await startHub(
     {
       anonymous: true,
+      subscriptions: true,
       corsOrigins: "*",
       maxMatchersPerSubscription: 3,
       maxMatcherLength: 64,
@@ -169,6 +171,25 @@ describe("Mercure 1.0 subscribe: matching (draft-08 §Matcher Types)", () => {
     assert.deepEqual(await settle(hub, allowed), ["public", "secret1"]);
     anonymous.close();
     allowed.close();
+  });
+
+  it("matches the hub's relative subscription-event topics with a relative URL pattern (§URL Pattern)", async () => {
+    const events = "/.well-known/mercure/subscriptions/{topic}/{subscriber}";
+    const watcher = await connectSse(
+      url1(strict, [["match_urlpattern", "/.well-known/mercure/subscriptions/:topic/:subscriber"]]),
+      { headers: { Authorization: `Bearer ${await subscriberToken([events])}` } },
+    );
+    assert.equal(watcher.status, 200, watcher.raw);
+    const sub = await connectSse(url1(strict, [["match", "https://example.com/watched"]]));
+    // The watcher also sees its own subscription's event: wait for the one about the watched topic.
+    const about = (topic: string) =>
+      watcher.events
+        .map((e) => JSON.parse(e.data) as { topic?: string; active?: boolean })
+        .find((d) => d.topic === topic);
+    await waitFor("the subscription event", () => about("https://example.com/watched") !== undefined, 5000);
+    assert.equal(about("https://example.com/watched")?.active, true);
+    sub.close();
+    watcher.close();
   });
 
   it("matches custom regexp groups when the hub allows them (urlPatternRegExpGroups)", async () => {
