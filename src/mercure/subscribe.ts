@@ -8,11 +8,12 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import { badRequest } from "../errors.js";
+import { badRequest, type SseBrokerError } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { admitStream } from "../http/limits.js";
 import { openEventStream } from "../http/stream.js";
 import { parseUrlEncoded, queryOf } from "../http/urlencoded.js";
+import { refusalsOf } from "../metrics/refusals.js";
 import { authorize, authRequired } from "./authorize.js";
 import { compileMatchers, isMercure1, readMatchers } from "./matchers.js";
 import type { ResolvedMercureOptions } from "./options.js";
@@ -64,10 +65,18 @@ async function handleSubscribe1(
   headers: Record<string, string>,
   fields: Map<string, string[]>,
 ): Promise<void> {
-  const matchers = readMatchers(fields, o);
-  const client = admitStream(broker, req, res);
-  // Compiled after admission (a refused client costs no pattern compile), once for this subscription.
-  const compiled = compileMatchers(matchers, new URL(o.hubUrl, url).href, o);
+  let compiled: ReturnType<typeof compileMatchers>;
+  let matchers: ReturnType<typeof readMatchers>;
+  let client: string | undefined;
+  try {
+    matchers = readMatchers(fields, o);
+    client = admitStream(broker, req, res);
+    // Compiled after admission (a refused client costs no pattern compile), once for this subscription.
+    compiled = compileMatchers(matchers, new URL(o.hubUrl, url).href, o);
+  } catch (err) {
+    countRefusal(broker, err);
+    throw err;
+  }
   const grants = await authorize(req, url, "subscriber", o);
   if (grants === null && !o.anonymous) throw authRequired("subscribing needs a token");
   const mercure: MercureSessionMeta = {
@@ -86,6 +95,13 @@ async function handleSubscribe1(
   });
   if (res.destroyed) return;
   openEventStream(req, res, pending, headers, "Mercure-Last-Event-ID");
+}
+
+/** Limits hit here count in /metrics' sse_broker_refused_total like the broker's own refusals. */
+function countRefusal(broker: Broker, err: unknown): void {
+  const code = (err as SseBrokerError).code;
+  if (code === "SSEB_ERR_LIMIT_SELECTORS") refusalsOf(broker).selectors++;
+  else if (code === "SSEB_ERR_LIMIT_SELECTOR") refusalsOf(broker).selector_bounds++;
 }
 
 /** The `Last-Event-ID` header wins over the `last_event_id` query parameter (draft-08, Reconnection). */

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { refusalsOf } from "../../src/metrics/refusals.js";
 import { connectSse, type SseConnection } from "../helpers/sse-client.js";
 import { waitFor } from "../helpers/wait.js";
 import {
@@ -330,6 +331,17 @@ describe("Mercure 1.0 subscribe: refused requests (400 unless said)", () => {
       assert.equal(errorCode(r), c.code, r.body);
     });
   }
+
+  it("counts refused limits in the broker's refusal counters (sse_broker_refused_total)", async () => {
+    const before = { ...refusalsOf(strict.broker) };
+    const tooMany = await httpRequest(`${strict.hub}?match=a&match=b&match=c&match=d`);
+    const tooCostly = await httpRequest(
+      `${strict.hub}?match_urlpattern=${encodeURIComponent("https://example.com/*-*-*")}`,
+    );
+    assert.deepEqual([tooMany.status, tooCostly.status], [400, 400]);
+    assert.equal(refusalsOf(strict.broker).selectors, before.selectors + 1);
+    assert.equal(refusalsOf(strict.broker).selector_bounds, before.selector_bounds + 1);
+  });
 
   it("says clearly that the two dialects do not mix", async () => {
     const r = await httpRequest(`${hub.hub}?topic=a&match=a`);
