@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
+import type { Selector } from "../core/topic.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { admitStream } from "../http/limits.js";
@@ -15,7 +16,7 @@ import { openEventStream } from "../http/stream.js";
 import { parseUrlEncoded, queryOf } from "../http/urlencoded.js";
 import { refusalsOf } from "../metrics/refusals.js";
 import { authorize, authRequired } from "./authorize.js";
-import { compileMatchers, isMercure1, readMatchers } from "./matchers.js";
+import { compileMatchers, isMercure1, type Mercure1Matchers, readMatchers } from "./matchers.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import type { MercureSessionMeta } from "./registry.js";
 
@@ -65,9 +66,9 @@ async function handleSubscribe1(
   headers: Record<string, string>,
   fields: Map<string, string[]>,
 ): Promise<void> {
-  let compiled: ReturnType<typeof compileMatchers>;
-  let matchers: ReturnType<typeof readMatchers>;
-  let client: string | undefined;
+  let matchers: Mercure1Matchers;
+  let client: string;
+  let compiled: Selector[];
   try {
     matchers = readMatchers(fields, o);
     client = admitStream(broker, req, res);
