@@ -343,6 +343,21 @@ describe("Mercure 1.0 subscribe: refused requests (400 unless said)", () => {
     assert.equal(refusalsOf(strict.broker).selector_bounds, before.selector_bounds + 1);
   });
 
+  it("bounds the URL-pattern characters one subscription compiles (§URL-Pattern Denial of Service)", async () => {
+    // 9 patterns of 1000 characters: each within maxMatcherLength, 9000 in all (over 8192).
+    const q = new URLSearchParams();
+    for (let i = 0; i < 9; i++) q.append("match_urlpattern", `https://example.com/${i}/${"x".repeat(978)}`);
+    const r = await httpRequest(`${hub.hub}?${q}`);
+    assert.equal(r.status, 400, r.body);
+    assert.equal(errorCode(r), "SSEB_ERR_LIMIT_SELECTOR");
+    assert.match(r.body, /total at most 8192 characters/);
+    q.delete("match_urlpattern");
+    for (let i = 0; i < 8; i++) q.append("match_urlpattern", `https://example.com/${i}/${"x".repeat(978)}`);
+    const ok = await connectSse(`${hub.hub}?${q}`);
+    assert.equal(ok.status, 200, ok.raw);
+    ok.close();
+  });
+
   it("says clearly that the two dialects do not mix", async () => {
     const r = await httpRequest(`${hub.hub}?topic=a&match=a`);
     assert.match(r.body, /either classic topic= parameters or Mercure 1\.0 match… parameters, not both/);
