@@ -31,6 +31,8 @@ export const ErrorCodes = {
   SSEB_ERR_BACKPLANE_UNAVAILABLE: "backplane unavailable",
   SSEB_ERR_NOT_FOUND: "not found",
   SSEB_ERR_METHOD_NOT_ALLOWED: "method not allowed",
+  SSEB_ERR_MERCURE_DIALECT_MIXED: "classic and Mercure 1.0 subscription parameters mixed",
+  SSEB_ERR_MERCURE_MATCHER_INVALID: "invalid Mercure 1.0 topic matcher",
   SSEB_ERR_LIMIT_SELECTOR: "topic selector over a bound",
   SSEB_ERR_LIMIT_SELECTORS: "too many topic selectors",
   SSEB_ERR_LIMIT_PATTERNS: "too many distinct template selectors",

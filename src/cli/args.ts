@@ -200,6 +200,9 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   const anonymous = src.switch("anonymous");
   const subscriptions = src.switch("subscriptions");
   const publishOrigins = src.originList("publish-origin");
+  const maxMatchers = src.int("max-matchers", 1);
+  const maxMatcherLength = src.int("max-matcher-length", 1);
+  const regExpGroups = src.switch("url-pattern-regexp-groups");
   if (!enabled) {
     const stray = [
       anonymous ? "--anonymous" : "",
@@ -207,9 +210,18 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
       publishOrigins !== undefined ? "--publish-origin" : "",
       audience !== undefined ? "--jwt-audience" : "",
       issuer !== undefined ? "--jwt-issuer" : "",
-      ...(["jwt-alg", "publisher-jwt-alg", "subscriber-jwt-alg", "cookie-name", "hub-url"] as const).map(
-        (n) => (src.has(n) ? `--${n}` : ""),
-      ),
+      regExpGroups ? "--url-pattern-regexp-groups" : "",
+      ...(
+        [
+          "jwt-alg",
+          "publisher-jwt-alg",
+          "subscriber-jwt-alg",
+          "cookie-name",
+          "hub-url",
+          "max-matchers",
+          "max-matcher-length",
+        ] as const
+      ).map((n) => (src.has(n) ? `--${n}` : "")),
     ].filter((x) => x !== "");
     if (stray.length > 0) {
       throw optionsError(
@@ -226,6 +238,9 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   if (issuer !== undefined) o.jwtIssuer = issuer;
   if (cookieName !== undefined) o.cookieName = cookieName;
   if (hubUrl !== undefined) o.hubUrl = hubUrl;
+  if (maxMatchers !== undefined) o.maxMatchersPerSubscription = maxMatchers;
+  if (maxMatcherLength !== undefined) o.maxMatcherLength = maxMatcherLength;
+  if (regExpGroups) o.urlPatternRegExpGroups = true;
   return o;
 }
 

@@ -479,6 +479,28 @@ function mercureOptions(): OptionSpec[] {
       default: "/.well-known/mercure",
       help: "hub URL advertised in Link headers (e.g. the public URL behind a proxy)",
     },
+    {
+      name: "max-matchers",
+      group,
+      arg: "N",
+      env: ["MERCURE_MAX_MATCHERS"],
+      default: "32",
+      help: "Mercure 1.0: topic matchers (match… parameters) per subscription; 400 past it",
+    },
+    {
+      name: "max-matcher-length",
+      group,
+      arg: "N",
+      env: ["MERCURE_MAX_MATCHER_LENGTH"],
+      default: "1024",
+      help: "Mercure 1.0: longest matcher value (UTF-16 code units); 400 past it",
+    },
+    {
+      name: "url-pattern-regexp-groups",
+      group,
+      env: ["MERCURE_URL_PATTERN_REGEXP_GROUPS"],
+      help: "Mercure 1.0: accept regexp groups (…) in match_urlpattern; their matching cost is unbounded (trusted subscribers only)",
+    },
   ];
 }
 

@@ -49,6 +49,11 @@ export interface PublishInput {
 
 export interface SubscribeOptions {
   selectors: readonly string[];
+  /**
+   * Selectors compiled by the caller (e.g. Mercure 1.0 matchers), used instead of `selectors` when given;
+   * deduplicated by key, and counted against the same limits.
+   */
+  compiled?: readonly Selector[] | undefined;
   /** Selectors authorizing private updates; `null`/absent = anonymous. */
   authorized?: readonly string[] | null;
   /** Resume point (Last-Event-ID); `"earliest"` replays all retained history. */
@@ -321,7 +326,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
   subscribe(opts: SubscribeOptions): PendingSubscription {
     this.#assertOpen();
     const o = this.options;
-    const sources = [...new Set(opts.selectors)];
+    const given =
+      opts.compiled === undefined ? null : [...new Map(opts.compiled.map((s) => [s.key, s])).values()];
+    const sources = given === null ? [...new Set(opts.selectors)] : given.map((s) => s.key);
     if (sources.length === 0) throw badRequest("at least one topic is required", "SSEB_ERR_TOPIC_INVALID");
     if (sources.length > o.maxSelectorsPerSubscription) {
       this.#refused("selectors");
@@ -333,7 +340,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     // Sessions with the same selectors share one compiled set (a connection storm compiles once).
     const key = sources.join("\u0000"); // topics never contain control characters
     const selectors =
-      this.#selectorSets.get(key)?.set ?? new SelectorSet(sources.map((s) => this.#compile(s)));
+      this.#selectorSets.get(key)?.set ?? new SelectorSet(given ?? sources.map((s) => this.#compile(s)));
     const index = this.#fanout.index;
     const added = selectors.selectors.filter((s) => index.isNewTemplate(s)).length;
     if (added > 0 && index.templateCount + added > o.maxPatternSelectors) {
@@ -346,7 +353,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     if (opts.client !== undefined) {
       const mine = this.#clientTemplates.get(opts.client);
-      const fresh = selectors.selectors.filter((s) => s.kind === "template" && mine?.has(s.source) !== true);
+      const fresh = selectors.selectors.filter((s) => s.kind === "template" && mine?.has(s.key) !== true);
       if (fresh.length > 0 && (mine?.size ?? 0) + fresh.length > o.maxPatternSelectorsPerClient) {
         this.#refused("pattern_selectors");
         throw new SseBrokerError(
@@ -514,9 +521,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
         mine = new Map();
         this.#clientTemplates.set(session.client, mine);
       }
-      const n = (mine.get(s.source) ?? 0) + delta;
-      if (n > 0) mine.set(s.source, n);
-      else mine.delete(s.source);
+      const n = (mine.get(s.key) ?? 0) + delta;
+      if (n > 0) mine.set(s.key, n);
+      else mine.delete(s.key);
     }
     if (mine?.size === 0) this.#clientTemplates.delete(session.client);
   }

@@ -41,7 +41,7 @@ export class SubscriptionIndex<S> {
 
   /** True when subscribing with `selector` would add a template (a new compiled matcher). */
   isNewTemplate(selector: Selector): boolean {
-    return selector.kind === "template" && !this.#templates.has(selector.source);
+    return selector.kind === "template" && !this.#templates.has(selector.key);
   }
 
   add(selector: Selector, member: S): void {
@@ -56,10 +56,10 @@ export class SubscriptionIndex<S> {
       if (!set.has(member)) this.#exactPairs++;
       set.add(member);
     } else {
-      let group = this.#templates.get(selector.source);
+      let group = this.#templates.get(selector.key);
       if (group === undefined) {
         group = { selector, members: new Set(), mark: 0 };
-        this.#templates.set(selector.source, group);
+        this.#templates.set(selector.key, group);
         this.#byPrefix.add(selector.prefix, group);
       }
       if (!group.members.has(member)) this.#templatePairs++;
@@ -76,11 +76,11 @@ export class SubscriptionIndex<S> {
       this.#exactPairs--;
       if (set.size === 0) this.#exact.delete(selector.source);
     } else {
-      const group = this.#templates.get(selector.source);
+      const group = this.#templates.get(selector.key);
       if (group?.members.delete(member) !== true) return;
       this.#templatePairs--;
       if (group.members.size === 0) {
-        this.#templates.delete(selector.source);
+        this.#templates.delete(selector.key);
         this.#byPrefix.delete(selector.prefix, group);
       }
     }

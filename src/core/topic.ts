@@ -45,16 +45,33 @@ export const MAX_TEMPLATE_COST = 16;
 
 export type SelectorKind = "exact" | "wildcard" | "template";
 
+/**
+ * What a pattern selector needs from its compiled form: a literal prefix every matching topic starts with
+ * (for the subscription index) and the match itself. URI templates are one; Mercure 1.0 URL patterns
+ * another.
+ */
+export interface PatternMatcher {
+  readonly prefix: string;
+  matches(topic: string): boolean;
+}
+
 /** A validated, compiled selector. */
 export class Selector {
   readonly source: string;
   readonly kind: SelectorKind;
+  /**
+   * Identity for sharing compiled selectors and grouping them in the index: the source for classic
+   * selectors; other dialects give a key no classic selector can have (it starts with a control
+   * character), so an exact `a{b}` or a URL pattern never shares a classic template's compiled form.
+   */
+  readonly key: string;
   /** Literal text every matching topic starts with ("" for `*`; the whole topic for exact selectors). */
   readonly prefix: string;
-  readonly #template: UriTemplate | null;
+  readonly #template: PatternMatcher | null;
 
-  constructor(source: string, template: UriTemplate | null) {
+  constructor(source: string, template: PatternMatcher | null, key: string = source) {
     this.source = source;
+    this.key = key;
     this.#template = template;
     this.kind = template !== null ? "template" : source === "*" ? "wildcard" : "exact";
     this.prefix = template !== null ? template.prefix : source === "*" ? "" : source;
@@ -107,7 +124,7 @@ export class SelectorSet {
   constructor(selectors: readonly Selector[]) {
     this.selectors = selectors;
     this.sources = selectors.map((s) => s.source);
-    this.key = this.sources.join("\u0000");
+    this.key = selectors.map((s) => s.key).join("\u0000");
     this.#exact = new Set(selectors.filter((s) => s.kind === "exact").map((s) => s.source));
     this.#patterns = selectors.filter((s) => s.kind === "template");
     this.#any = selectors.some((s) => s.kind === "wildcard");
@@ -115,7 +132,7 @@ export class SelectorSet {
 
   /** The selectors as given. */
   readonly sources: readonly string[];
-  /** The sources joined by NUL (which no topic contains): equal sets have equal keys. */
+  /** The selectors' keys joined by NUL (which no topic contains): equal sets have equal keys. */
   readonly key: string;
 
   /** Whether matching needs more than an exact lookup (`*` or a template). */

@@ -8,7 +8,8 @@ import type { IncomingMessage } from "node:http";
 export type CorsOrigins = "*" | readonly string[] | null;
 
 const ALLOW_HEADERS = "Authorization, Content-Type, Last-Event-ID, Cache-Control";
-const EXPOSE_HEADERS = "Last-Event-ID, Link";
+// Mercure-Last-Event-ID: the Mercure 1.0 resume cursor, for polyfills that read response headers.
+const EXPOSE_HEADERS = "Last-Event-ID, Mercure-Last-Event-ID, Link";
 
 export function corsHeaders(req: IncomingMessage, origins: CorsOrigins): Record<string, string> {
   if (origins === null) return {};

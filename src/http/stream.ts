@@ -22,6 +22,8 @@ export function openEventStream(
   res: ServerResponse,
   pending: PendingSubscription,
   headers: Record<string, string> = {},
+  /** Response field carrying the resume cursor (Mercure 1.0 names it `Mercure-Last-Event-ID`). */
+  resumeField = "Last-Event-ID",
 ): Session {
   const socket = res.socket as Socket | null;
   const raw = socket !== null && req.httpVersionMajor === 1;
@@ -29,7 +31,7 @@ export function openEventStream(
   if (raw) out.Connection = "close";
   if (pending.resume !== null) {
     const { complete, lastEventId } = pending.resume;
-    out["Last-Event-ID"] = complete && HEADER_SAFE.test(lastEventId) ? lastEventId : "earliest";
+    out[resumeField] = complete && HEADER_SAFE.test(lastEventId) ? lastEventId : "earliest";
   }
   if (raw) {
     // No later request on this connection is ever handled (see connection.ts).

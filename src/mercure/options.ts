@@ -61,6 +61,15 @@ export interface MercureOptions {
   claims?: ClaimsDialect;
   /** Lists active subscriptions for the API. Defaults to this process's sessions. */
   registry?: SubscriptionRegistry;
+  /** Mercure 1.0: topic matchers (`match…` parameters) in one subscribe request. Defaults to `32`. */
+  maxMatchersPerSubscription?: number;
+  /** Mercure 1.0: longest matcher value, in UTF-16 code units. Defaults to `1024`. */
+  maxMatcherLength?: number;
+  /**
+   * Mercure 1.0: accept custom regular expressions (`(…)`) in `match_urlpattern`. Their matching cost is
+   * not bounded: only for hubs whose subscribers are all trusted. Defaults to `false`.
+   */
+  urlPatternRegExpGroups?: boolean;
 }
 
 export interface ResolvedMercureOptions {
@@ -77,6 +86,9 @@ export interface ResolvedMercureOptions {
   readonly jwtIssuer: readonly string[] | null;
   readonly claims: ClaimsDialect;
   readonly registry: SubscriptionRegistry | null;
+  readonly maxMatchersPerSubscription: number;
+  readonly maxMatcherLength: number;
+  readonly urlPatternRegExpGroups: boolean;
 }
 
 const KNOWN = new Set([
@@ -104,6 +116,9 @@ const KNOWN = new Set([
   "jwtIssuer",
   "claims",
   "registry",
+  "maxMatchersPerSubscription",
+  "maxMatcherLength",
+  "urlPatternRegExpGroups",
 ]);
 
 /** A role's own key settings win as a whole; otherwise the shared ones apply. */
@@ -167,6 +182,16 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
     throw optionsError("jwtClockToleranceSec must be an integer >= 0");
   }
   const subscriptions = o.subscriptions ?? false;
+  const maxMatchers = o.maxMatchersPerSubscription ?? 32;
+  if (!Number.isSafeInteger(maxMatchers) || maxMatchers < 1) {
+    throw optionsError("maxMatchersPerSubscription must be an integer >= 1");
+  }
+  const maxMatcherLength = o.maxMatcherLength ?? 1024;
+  if (!Number.isSafeInteger(maxMatcherLength) || maxMatcherLength < 1) {
+    throw optionsError("maxMatcherLength must be an integer >= 1");
+  }
+  const regExpGroups = o.urlPatternRegExpGroups ?? false;
+  if (typeof regExpGroups !== "boolean") throw optionsError("urlPatternRegExpGroups must be a boolean");
   return Object.freeze({
     publisherKey,
     subscriberKey,
@@ -181,5 +206,8 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
     jwtIssuer: claimValues("jwtIssuer", o.jwtIssuer),
     claims: o.claims ?? mercureClaims,
     registry: subscriptions ? (o.registry ?? null) : null,
+    maxMatchersPerSubscription: maxMatchers,
+    maxMatcherLength,
+    urlPatternRegExpGroups: regExpGroups,
   });
 }

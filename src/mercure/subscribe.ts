@@ -1,18 +1,22 @@
 /**
- * `GET /.well-known/mercure?topic=…`: authorize (anonymous when allowed), plan the resume from
- * `Last-Event-ID` / `lastEventID`, and open the stream. The subscriber's private-update rights are its
- * token's `mercure.subscribe`; the stream ends at the token's `exp`.
+ * `GET /.well-known/mercure?topic=…` (classic) or `?match…=…` (Mercure 1.0, draft-08): authorize
+ * (anonymous when allowed), plan the resume from `Last-Event-ID` / `lastEventID` (1.0: `last_event_id`),
+ * and open the stream. The subscriber's private-update rights are its token's `mercure.subscribe` in both
+ * dialects for now; the stream ends at the token's `exp`.
  * @module
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import { badRequest } from "../errors.js";
+import type { Selector } from "../core/topic.js";
+import { badRequest, type SseBrokerError } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { admitStream } from "../http/limits.js";
 import { openEventStream } from "../http/stream.js";
-import { queryOf } from "../http/urlencoded.js";
+import { parseUrlEncoded, queryOf } from "../http/urlencoded.js";
+import { refusalsOf } from "../metrics/refusals.js";
 import { authorize, authRequired } from "./authorize.js";
+import { compileMatchers, isMercure1, type Mercure1Matchers, readMatchers } from "./matchers.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import type { MercureSessionMeta } from "./registry.js";
 
@@ -24,6 +28,8 @@ export async function handleSubscribe(
   url: URL,
   headers: Record<string, string>,
 ): Promise<void> {
+  const fields = parseUrlEncoded(url.search.slice(1), "the query string");
+  if (isMercure1(fields)) return handleSubscribe1(broker, o, req, res, url, headers, fields);
   const topics = [...new Set(queryOf(url).getAll("topic"))];
   if (topics.length === 0) {
     throw badRequest("at least one topic query parameter is required");
@@ -48,4 +54,61 @@ export async function handleSubscribe(
   });
   if (res.destroyed) return; // the client left while a backplane caught up
   openEventStream(req, res, pending, headers);
+}
+
+/** Mercure 1.0: `match…` matchers, `last_event_id`, and `Mercure-Last-Event-ID` on the response. */
+async function handleSubscribe1(
+  broker: Broker,
+  o: ResolvedMercureOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  headers: Record<string, string>,
+  fields: Map<string, string[]>,
+): Promise<void> {
+  let matchers: Mercure1Matchers;
+  let client: string;
+  let compiled: Selector[];
+  try {
+    matchers = readMatchers(fields, o);
+    client = admitStream(broker, req, res);
+    // Compiled after admission (a refused client costs no pattern compile), once for this subscription.
+    compiled = compileMatchers(matchers, new URL(o.hubUrl, url).href, o);
+  } catch (err) {
+    countRefusal(broker, err);
+    throw err;
+  }
+  const grants = await authorize(req, url, "subscriber", o);
+  if (grants === null && !o.anonymous) throw authRequired("subscribing needs a token");
+  const mercure: MercureSessionMeta = {
+    subscriber: `urn:uuid:${randomUUID()}`,
+    topics: matchers.values,
+    payload: grants?.payload,
+  };
+  const pending = await broker.prepare({
+    client,
+    selectors: [],
+    compiled,
+    authorized: grants?.subscribe ?? null,
+    lastEventId: lastEventId1(req, fields),
+    expiresAt: grants?.expiresAt === undefined ? undefined : grants.expiresAt + o.jwtClockToleranceSec * 1000,
+    meta: { mercure },
+  });
+  if (res.destroyed) return;
+  openEventStream(req, res, pending, headers, "Mercure-Last-Event-ID");
+}
+
+/** Limits hit here count in /metrics' sse_broker_refused_total like the broker's own refusals. */
+function countRefusal(broker: Broker, err: unknown): void {
+  const code = (err as SseBrokerError).code;
+  if (code === "SSEB_ERR_LIMIT_SELECTORS") refusalsOf(broker).selectors++;
+  else if (code === "SSEB_ERR_LIMIT_SELECTOR") refusalsOf(broker).selector_bounds++;
+}
+
+/** The `Last-Event-ID` header wins over the `last_event_id` query parameter (draft-08, Reconnection). */
+function lastEventId1(req: IncomingMessage, fields: Map<string, string[]>): string | undefined {
+  const header = req.headers["last-event-id"];
+  if (typeof header === "string" && header !== "") return header;
+  const q = fields.get("last_event_id")?.[0];
+  return q === undefined || q === "" ? undefined : q;
 }

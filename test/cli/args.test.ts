@@ -489,6 +489,24 @@ describe("Mercure hub options", () => {
     assert.match(errorOf(["--hub-url", "/hub"]), /^--hub-url configures the Mercure hub/);
   });
 
+  it("takes the Mercure 1.0 matcher limits and the regexp-group switch from flags or env vars", () => {
+    const c = config(["--jwt-key", "k", "--max-matchers", "8", "--url-pattern-regexp-groups"], {
+      MERCURE_MAX_MATCHER_LENGTH: "256",
+    });
+    assert.equal(c.mercure?.maxMatchersPerSubscription, 8);
+    assert.equal(c.mercure?.maxMatcherLength, 256);
+    assert.equal(c.mercure?.urlPatternRegExpGroups, true);
+    const d = config(["--jwt-key", "k"]);
+    assert.equal(d.mercure?.maxMatchersPerSubscription, undefined, "the hub's default applies");
+    assert.equal(d.mercure?.urlPatternRegExpGroups, undefined);
+    assert.match(errorOf(["--jwt-key", "k", "--max-matchers", "0"]), /--max-matchers/);
+    assert.match(errorOf(["--max-matchers", "4"]), /^--max-matchers configures the Mercure hub/);
+    assert.match(
+      errorOf(["--url-pattern-regexp-groups"]),
+      /^--url-pattern-regexp-groups configures the Mercure hub/,
+    );
+  });
+
   it("takes accepted JWT audiences and issuers from repeated flags or comma-separated env vars", () => {
     const c = config([
       "--jwt-key",
