@@ -82,6 +82,9 @@ describe("--help and --version", () => {
       "--subscriptions",
       "--cookie-name",
       "--hub-url",
+      "--max-matchers",
+      "--max-matcher-length",
+      "--url-pattern-regexp-groups",
       "--help",
       "--version",
     ];
