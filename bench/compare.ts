@@ -25,8 +25,8 @@ import type { CompareResults, FanoutWindow, ScenarioName, ScenarioOutcome } from
 import { fanout, idle, type RunContext, stalled, storm } from "./lib/compare-scenarios.js";
 import type { LoadKind } from "./lib/load.js";
 import { renderPlots } from "./lib/plots.js";
-import { hasTaskset, machineInfo, pinProcess } from "./lib/proc.js";
-import { runBounded, setNiceness } from "./lib/procs.js";
+import { machineInfo } from "./lib/proc.js";
+import { prepareOrchestrator, runBounded } from "./lib/procs.js";
 import type { PublisherKind } from "./lib/publishers.js";
 import { type ServerSpec, serverSpec } from "./lib/targets.js";
 
@@ -210,17 +210,8 @@ function quickVerdict(list: ScenarioOutcome<FanoutWindow>[]): { pass: boolean; l
 }
 
 async function main(): Promise<number> {
-  if (!hasTaskset()) throw new Error("taskset (util-linux) is required to pin the processes to cores");
-  pinProcess(process.pid, LOAD_CORE);
   const nice = Number(flags.nice);
-  if (nice !== 0) {
-    try {
-      execFileSync("nice", ["-n", String(nice), "true"], { stdio: "ignore" });
-      setNiceness(nice);
-    } catch {
-      console.error(`nice ${nice} refused; running at default priority`);
-    }
-  }
+  prepareOrchestrator(LOAD_CORE, nice);
   const specs: ServerSpec[] = [];
   const skipped: CompareResults["skipped"] = [];
   for (const name of servers) {

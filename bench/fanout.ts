@@ -26,13 +26,11 @@ import {
   coreBusySeconds,
   coreSoftirqSeconds,
   cpuSeconds,
-  hasTaskset,
   loadAverage,
   machineInfo,
-  pinProcess,
   rssBytes,
 } from "./lib/proc.js";
-import { killAll, type Proc, setNiceness, spawnNode, spawnPinned, stop } from "./lib/procs.js";
+import { killAll, type Proc, prepareOrchestrator, spawnNode, spawnPinned, stop } from "./lib/procs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SERVER_CORE = 0;
@@ -675,18 +673,8 @@ function median(xs: number[]): number {
 // ---- main ------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  if (!hasTaskset()) throw new Error("taskset (util-linux) is required");
-  pinProcess(process.pid, LOAD_CORE);
   const nice = Number(flags.nice);
-  if (nice !== 0) {
-    // Check once that we may; a refused nice would otherwise fail every spawn.
-    try {
-      execFileSync("nice", ["-n", String(nice), "true"], { stdio: "ignore" });
-      setNiceness(nice);
-    } catch {
-      console.error(`nice ${nice} refused; running at default priority`);
-    }
-  }
+  prepareOrchestrator(LOAD_CORE, nice);
   const started = new Date();
   const servers = String(flags.servers)
     .split(",")

@@ -3,8 +3,9 @@
  * killed by PID when the run ends, fails, or is interrupted.
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { hasTaskset, pinProcess } from "./proc.js";
 
 export interface Proc {
   readonly name: string;
@@ -236,4 +237,20 @@ export function runBounded(main: () => Promise<number>, minutes: number, onSigna
       process.exit(1);
     },
   );
+}
+
+/**
+ * The orchestrator's own set-up: pinned to the load core, and the niceness of what it starts (checked once
+ * here: a refused `nice` would otherwise fail every spawn).
+ */
+export function prepareOrchestrator(loadCore: number, nice: number): void {
+  if (!hasTaskset()) throw new Error("taskset (util-linux) is required to pin the processes to cores");
+  pinProcess(process.pid, loadCore);
+  if (nice === 0) return;
+  try {
+    execFileSync("nice", ["-n", String(nice), "true"], { stdio: "ignore" });
+    setNiceness(nice);
+  } catch {
+    console.error(`nice ${nice} refused; running at default priority`);
+  }
 }

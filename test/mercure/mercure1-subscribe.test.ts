@@ -63,16 +63,7 @@ async function publish(h: Hub, topic: string, data: string, opts: { private?: bo
 /** Publishes a marker and waits for it: everything published before it was delivered (or never will be). */
 async function settle(h: Hub, sse: SseConnection): Promise<string[]> {
   const id = await publish(h, MARKER, "marker");
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error("marker not received")), 5000);
-    const poll = setInterval(() => {
-      if (sse.events.some((e) => e.id === id)) {
-        clearTimeout(t);
-        clearInterval(poll);
-        resolve();
-      }
-    }, 5);
-  });
+  await waitFor("the marker", () => sse.events.some((e) => e.id === id), 5000);
   return sse.events.filter((e) => e.data !== "marker").map((e) => e.data);
 }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { UnsecuredJWT } from "jose";
 import { connectSse, type SseConnection } from "../helpers/sse-client.js";
+import { waitFor } from "../helpers/wait.js";
 import {
   errorCode,
   type Hub,
@@ -43,16 +44,7 @@ async function publish(
 /** Publishes a public marker and waits for it: everything published before it has been delivered. */
 async function settle(sse: SseConnection, topic: string): Promise<string[]> {
   const id = await publish(topic, "marker");
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error("marker not received")), 5000);
-    const poll = setInterval(() => {
-      if (sse.events.some((e) => e.id === id)) {
-        clearTimeout(t);
-        clearInterval(poll);
-        resolve();
-      }
-    }, 5);
-  });
+  await waitFor("the marker", () => sse.events.some((e) => e.id === id), 5000);
   return sse.events.filter((e) => e.data !== "marker").map((e) => e.data);
 }
 
