@@ -31,6 +31,7 @@ import {
   rssBytes,
 } from "./lib/proc.js";
 import { killAll, type Proc, prepareOrchestrator, spawnNode, spawnPinned, stop } from "./lib/procs.js";
+import { nchanConfig } from "./lib/targets.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SERVER_CORE = 0;
@@ -134,30 +135,8 @@ async function startNchan(): Promise<Target> {
   }
   const dir = mkdtempSync(join(tmpdir(), "sse-bench-nchan-"));
   const port = await freePort();
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    `load_module ${mod};
-worker_processes 1;
-master_process off;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    location = /events { nchan_subscriber eventsource; nchan_channel_id bench; }
-    location = /pub { nchan_publisher; nchan_channel_id bench; nchan_message_buffer_length 1000; }
-  }
-}
-`,
-  );
+  // The same nginx.conf as the comparison (bench/lib/targets.ts).
+  writeFileSync(join(dir, "nginx.conf"), nchanConfig(dir, port));
   const nginx = spawnPinned("nchan", SERVER_CORE, "/usr/sbin/nginx", [
     "-p",
     dir,
