@@ -182,7 +182,28 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   if (publisherJwksUrl !== undefined) o.publisherJwksUrl = publisherJwksUrl;
   const subscriberJwksUrl = src.str("subscriber-jwks-url");
   if (subscriberJwksUrl !== undefined) o.subscriberJwksUrl = subscriberJwksUrl;
+  const oauthIssuer = src.str("oauth-issuer");
+  const oauthKey = src.str("oauth-issuer-key");
+  const oauthAlg = src.alg("oauth-issuer-alg");
+  const oauthJwks = src.str("oauth-issuer-jwks-url");
+  const oauthAudience = src.str("oauth-audience");
+  const oauthStrict = src.switch("oauth-strict");
+  if (oauthIssuer !== undefined) {
+    o.oauthIssuers = [
+      {
+        issuer: oauthIssuer,
+        ...(oauthKey === undefined ? {} : { key: oauthKey }),
+        ...(oauthAlg === undefined ? {} : { alg: oauthAlg }),
+        ...(oauthJwks === undefined ? {} : { jwksUrl: oauthJwks }),
+      },
+    ];
+  } else if (oauthKey !== undefined || oauthAlg !== undefined || oauthJwks !== undefined) {
+    throw optionsError(
+      "--oauth-issuer-key, --oauth-issuer-alg and --oauth-issuer-jwks-url need --oauth-issuer",
+    );
+  }
   const enabled = [
+    oauthIssuer,
     o.jwtKey,
     o.jwtKeyFile,
     o.jwksUrl,
@@ -211,6 +232,8 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
       audience !== undefined ? "--jwt-audience" : "",
       issuer !== undefined ? "--jwt-issuer" : "",
       regExpGroups ? "--url-pattern-regexp-groups" : "",
+      oauthAudience !== undefined ? "--oauth-audience" : "",
+      oauthStrict ? "--oauth-strict" : "",
       ...(
         [
           "jwt-alg",
@@ -225,7 +248,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
     ].filter((x) => x !== "");
     if (stray.length > 0) {
       throw optionsError(
-        `${stray[0]} configures the Mercure hub, which needs a key: --jwt-key, --publisher-jwt-key, --subscriber-jwt-key (or their -file forms) or a --jwks-url`,
+        `${stray[0]} configures the Mercure hub, which needs a key: --jwt-key, --publisher-jwt-key, --subscriber-jwt-key (or their -file forms), a --jwks-url or an --oauth-issuer`,
       );
     }
     return null;
@@ -241,6 +264,8 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   if (maxMatchers !== undefined) o.maxMatchersPerSubscription = maxMatchers;
   if (maxMatcherLength !== undefined) o.maxMatcherLength = maxMatcherLength;
   if (regExpGroups) o.urlPatternRegExpGroups = true;
+  if (oauthAudience !== undefined) o.oauthAudience = oauthAudience;
+  if (oauthStrict) o.oauthStrict = true;
   return o;
 }
 

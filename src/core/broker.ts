@@ -56,6 +56,8 @@ export interface SubscribeOptions {
   compiled?: readonly Selector[] | undefined;
   /** Selectors authorizing private updates; `null`/absent = anonymous. */
   authorized?: readonly string[] | null;
+  /** Selectors authorizing private updates compiled by the caller (Mercure 1.0 tokens); wins over `authorized`. */
+  authorizedCompiled?: readonly Selector[] | undefined;
   /** Resume point (Last-Event-ID); `"earliest"` replays all retained history. */
   lastEventId?: string | undefined;
   /** Omit `id:` lines (seed demo wire format). */
@@ -363,7 +365,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
         );
       }
     }
-    const grants = opts.authorized == null ? null : this.matcher.compile(opts.authorized);
+    const grants =
+      opts.authorizedCompiled !== undefined
+        ? new SelectorSet(opts.authorizedCompiled)
+        : opts.authorized == null
+          ? null
+          : this.matcher.compile(opts.authorized);
     const lastEventId = opts.lastEventId;
     if (lastEventId !== undefined) assertField("id", lastEventId);
     let plannedAt = -1;

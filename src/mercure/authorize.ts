@@ -6,8 +6,10 @@
 import type { IncomingMessage } from "node:http";
 import type { Grants } from "../auth/claims.js";
 import { verifyJwt } from "../auth/jwt.js";
-import { findToken } from "../auth/token.js";
+import { findToken, readCookie } from "../auth/token.js";
 import { SseBrokerError } from "../errors.js";
+import { queryOf } from "../http/urlencoded.js";
+import { type AccessGrants, isAccessToken, verifyAccessToken } from "./access-token.js";
 import type { ResolvedMercureOptions } from "./options.js";
 
 export type Role = "publisher" | "subscriber";
@@ -30,6 +32,67 @@ export async function authorize(
     issuer: o.jwtIssuer,
   });
   return o.claims(payload);
+}
+
+/** The Mercure 1.0 cookie name (draft-08, Cookie: RECOMMENDED). */
+export const ACCESS_TOKEN_COOKIE = "__Secure-mercure_access_token";
+
+/**
+ * True when the request speaks Mercure 1.0 through its credentials: an `at+jwt` token where a classic one
+ * would be, or the 1.0 cookie. Only on hubs with trusted issuers, so classic hubs behave as before.
+ */
+export function carriesAccessToken(req: IncomingMessage, url: URL, o: ResolvedMercureOptions): boolean {
+  if (o.oauthIssuers.size === 0) return false;
+  let found: ReturnType<typeof findToken>;
+  try {
+    found = findToken(req, url, o.cookieName);
+  } catch {
+    return false; // a malformed classic source is the classic path's error to report
+  }
+  if (found !== null && isAccessToken(found.token)) return true;
+  return found?.source !== "header" && readCookie(req.headers.cookie, ACCESS_TOKEN_COOKIE) !== undefined;
+}
+
+const BEARER = /^Bearer +([^\s]+)\s*$/i;
+
+/**
+ * Mercure 1.0 token sources: the `Authorization: Bearer` header, else the 1.0 cookie (ignored when the
+ * header is there); never the URL (draft-08, Presenting the Access Token). `null` = no token.
+ */
+export function findAccessToken(req: IncomingMessage, url: URL): { token: string; cookie: boolean } | null {
+  const q = queryOf(url);
+  if (q.has("authorization") || q.has("access_token")) {
+    throw invalidRequest("Mercure 1.0 access tokens are never accepted in the URL");
+  }
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    const m = BEARER.exec(header);
+    if (m === null || m[1] === undefined)
+      throw invalidRequest("the Authorization header must be 'Bearer <token>'");
+    return { token: m[1], cookie: false };
+  }
+  const cookie = readCookie(req.headers.cookie, ACCESS_TOKEN_COOKIE);
+  return cookie === undefined || cookie === "" ? null : { token: cookie, cookie: true };
+}
+
+/** Mercure 1.0: the bearer's grants, or `null` without a token. Throws 400/401 (coded) otherwise. */
+export async function authorizeAccess(
+  req: IncomingMessage,
+  url: URL,
+  o: ResolvedMercureOptions,
+): Promise<AccessGrants | null> {
+  const found = findAccessToken(req, url);
+  if (found === null) return null;
+  if (found.cookie && req.method === "POST") checkOrigin(req, o.publishOrigins);
+  return verifyAccessToken(found.token, o, new URL(o.hubUrl, url).href);
+}
+
+function invalidRequest(message: string): SseBrokerError {
+  return new SseBrokerError("SSEB_ERR_MERCURE_TOKEN_REQUEST", message, { statusCode: 400 });
+}
+
+export function insufficientScope(message: string): SseBrokerError {
+  return new SseBrokerError("SSEB_ERR_MERCURE_TOKEN_SCOPE", message, { statusCode: 403 });
 }
 
 function checkOrigin(req: IncomingMessage, allowed: "*" | readonly string[]): void {

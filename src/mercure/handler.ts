@@ -61,11 +61,11 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
         throw new SseBrokerError("SSEB_ERR_NOT_FOUND", "not found", { statusCode: 404 });
       }
     } catch (err) {
-      const unauthorized = err instanceof SseBrokerError && err.statusCode === 401;
+      const challenge = challengeOf(err);
       const status = sendError(
         res,
         err,
-        unauthorized ? { ...headers, "WWW-Authenticate": 'Bearer realm="mercure"' } : headers,
+        challenge === null ? headers : { ...headers, "WWW-Authenticate": challenge },
       );
       if (status >= 500 && status !== 503) {
         log?.error({ err: loggableError(err) }, "Mercure request failed");
@@ -75,6 +75,20 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
   };
   return Object.assign(handler, { close: stopEvents });
 }
+
+/** The RFC 6750 challenge for an error: with `error=` for Mercure 1.0 token failures (draft-08). */
+function challengeOf(err: unknown): string | null {
+  if (!(err instanceof SseBrokerError)) return null;
+  const code = BEARER_ERRORS[err.code];
+  if (code !== undefined) return `Bearer realm="mercure", error="${code}"`;
+  return err.statusCode === 401 ? 'Bearer realm="mercure"' : null;
+}
+
+const BEARER_ERRORS: Partial<Record<string, string>> = {
+  SSEB_ERR_MERCURE_TOKEN_INVALID: "invalid_token",
+  SSEB_ERR_MERCURE_TOKEN_SCOPE: "insufficient_scope",
+  SSEB_ERR_MERCURE_TOKEN_REQUEST: "invalid_request",
+};
 
 function isPublishPreflight(req: IncomingMessage): boolean {
   return req.headers["access-control-request-method"]?.toUpperCase() === "POST";

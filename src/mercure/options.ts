@@ -16,6 +16,19 @@ import type { CorsOrigins } from "../http/cors.js";
 import { HUB_PATH } from "./paths.js";
 import type { SubscriptionRegistry } from "./registry.js";
 
+/** A trusted issuer of Mercure 1.0 access tokens (RFC 9068): its `iss` and the key(s) bound to it. */
+export interface OAuthIssuer {
+  /** The exact `iss` value of its tokens. */
+  issuer: string;
+  /** HS* secret or PEM public key/certificate. */
+  key?: string | null;
+  keyFile?: string | null;
+  /** Algorithm of `key`. Defaults to `HS256`. */
+  alg?: JwtAlgorithm;
+  /** JWKS URL instead of a key. */
+  jwksUrl?: string | null;
+}
+
 export interface MercureOptions {
   /** Key for publishers and subscribers alike (Mercure `JWT_KEY`), when they share one. */
   jwtKey?: string | null;
@@ -70,6 +83,12 @@ export interface MercureOptions {
    * not bounded: only for hubs whose subscribers are all trusted. Defaults to `false`.
    */
   urlPatternRegExpGroups?: boolean;
+  /** Mercure 1.0: trusted issuers of `at+jwt` access tokens, each verified only with its own key. Defaults to `[]`. */
+  oauthIssuers?: readonly OAuthIssuer[];
+  /** Mercure 1.0: the hub's resource identifier, required in access tokens' `aud`. Defaults to `null`. */
+  oauthAudience?: string | null;
+  /** Mercure 1.0: also require `sub`, `client_id`, `iat` and `jti` in access tokens. Defaults to `false`. */
+  oauthStrict?: boolean;
 }
 
 export interface ResolvedMercureOptions {
@@ -89,6 +108,10 @@ export interface ResolvedMercureOptions {
   readonly maxMatchersPerSubscription: number;
   readonly maxMatcherLength: number;
   readonly urlPatternRegExpGroups: boolean;
+  /** Trusted `iss` → its verification key. */
+  readonly oauthIssuers: ReadonlyMap<string, VerificationKey>;
+  readonly oauthAudience: string | null;
+  readonly oauthStrict: boolean;
 }
 
 const KNOWN = new Set([
@@ -119,7 +142,31 @@ const KNOWN = new Set([
   "maxMatchersPerSubscription",
   "maxMatcherLength",
   "urlPatternRegExpGroups",
+  "oauthIssuers",
+  "oauthAudience",
+  "oauthStrict",
 ]);
+
+/** Issuers → keys; a 1.0 hub needs its audience, and every issuer a key. */
+function oauthIssuersOf(o: MercureOptions): ReadonlyMap<string, VerificationKey> {
+  const list = o.oauthIssuers ?? [];
+  if (!Array.isArray(list)) throw optionsError("oauthIssuers must be a list");
+  const map = new Map<string, VerificationKey>();
+  for (const i of list as readonly OAuthIssuer[]) {
+    if (typeof i?.issuer !== "string" || i.issuer === "") {
+      throw optionsError("every oauthIssuers entry needs a non-empty issuer");
+    }
+    if (map.has(i.issuer)) throw optionsError(`oauthIssuers lists ${i.issuer} twice`);
+    const what = `oauth issuer ${i.issuer}`;
+    const key = loadVerificationKey(
+      { key: i.key, keyFile: i.keyFile, alg: i.alg, jwksUrl: i.jwksUrl, jwksAlgorithms: o.jwksAlgorithms },
+      what,
+    );
+    if (key === null) throw optionsError(`${what}: needs a key, a key file or a JWKS URL`);
+    map.set(i.issuer, key);
+  }
+  return map;
+}
 
 /** A role's own key settings win as a whole; otherwise the shared ones apply. */
 function roleKey(o: MercureOptions, role: "publisher" | "subscriber"): JwtKeyConfig {
@@ -164,10 +211,21 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw optionsError(`unknown Mercure option ${k}`);
   const publisherKey = loadVerificationKey(roleKey(o, "publisher"), "publisher");
   const subscriberKey = loadVerificationKey(roleKey(o, "subscriber"), "subscriber");
-  if (publisherKey === null && subscriberKey === null) {
+  const oauthIssuers = oauthIssuersOf(o);
+  const oauthAudience = o.oauthAudience ?? null;
+  if (oauthAudience !== null && (typeof oauthAudience !== "string" || oauthAudience === "")) {
+    throw optionsError("oauthAudience must be a non-empty string or null");
+  }
+  if (oauthIssuers.size > 0 && oauthAudience === null) {
+    // RFC 9068 and draft-08: the hub MUST check its resource identifier in aud; no default would be safe.
+    throw optionsError("oauthIssuers need oauthAudience (the hub's resource identifier)");
+  }
+  const oauthStrict = o.oauthStrict ?? false;
+  if (typeof oauthStrict !== "boolean") throw optionsError("oauthStrict must be a boolean");
+  if (publisherKey === null && subscriberKey === null && oauthIssuers.size === 0) {
     // Most likely a typo in the configuration: a hub where no token can ever be valid.
     throw optionsError(
-      "Mercure hub needs a JWT key: jwtKey, publisherJwtKey, subscriberJwtKey or a JWKS URL",
+      "Mercure hub needs a JWT key: jwtKey, publisherJwtKey, subscriberJwtKey, a JWKS URL or oauthIssuers",
     );
   }
   const cookieName = o.cookieName ?? "mercureAuthorization";
@@ -209,5 +267,8 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
     maxMatchersPerSubscription: maxMatchers,
     maxMatcherLength,
     urlPatternRegExpGroups: regExpGroups,
+    oauthIssuers,
+    oauthAudience,
+    oauthStrict,
   });
 }

@@ -10,7 +10,13 @@ import { SseBrokerError } from "../errors.js";
 import { decodeUtf8, readBody } from "../http/body.js";
 import { assertPublishRate } from "../http/limits.js";
 import { sendText } from "../http/respond.js";
-import { authorize, authRequired } from "./authorize.js";
+import {
+  authorize,
+  authorizeAccess,
+  authRequired,
+  carriesAccessToken,
+  insufficientScope,
+} from "./authorize.js";
 import { assertFormContentType, parseForm, publishInputOf } from "./form.js";
 import type { ResolvedMercureOptions } from "./options.js";
 
@@ -22,6 +28,7 @@ export async function handlePublish(
   url: URL,
   headers: Record<string, string>,
 ): Promise<void> {
+  if (carriesAccessToken(req, url, o)) return handlePublish1(broker, o, req, res, url, headers);
   // Authorize before reading the body: an unauthenticated client gets nothing buffered.
   const grants = await authorize(req, url, "publisher", o);
   if (grants === null) throw authRequired("publishing needs a token");
@@ -39,6 +46,30 @@ export async function handlePublish(
         statusCode: 403,
       });
     }
+  }
+  const id = await broker.publish(input);
+  sendText(res, 200, id, headers);
+}
+
+/** Mercure 1.0: an `at+jwt` token whose publish matchers must cover every topic, alternates included. */
+async function handlePublish1(
+  broker: Broker,
+  o: ResolvedMercureOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  headers: Record<string, string>,
+): Promise<void> {
+  const grants = await authorizeAccess(req, url, o);
+  if (grants === null) throw authRequired("publishing needs a token");
+  if (grants.publish.selectors.length === 0) throw insufficientScope("the token grants no publish action");
+  assertPublishRate(broker, req, req.headers.authorization ?? null);
+  assertFormContentType(req);
+  const input = publishInputOf(parseForm(decodeUtf8(await readBody(req, broker.options.maxBodyBytes))));
+  const topics = typeof input.topic === "string" ? [input.topic] : input.topic;
+  // All or nothing: one uncovered topic refuses the whole update (draft-08, Publishers).
+  for (const topic of topics) {
+    if (!grants.publish.matches(topic)) throw insufficientScope("the token may not publish to this topic");
   }
   const id = await broker.publish(input);
   sendText(res, 200, id, headers);

@@ -8,14 +8,20 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import type { Selector } from "../core/topic.js";
+import type { Selector as CompiledSelector, Selector } from "../core/topic.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { admitStream } from "../http/limits.js";
 import { openEventStream } from "../http/stream.js";
 import { parseUrlEncoded, queryOf } from "../http/urlencoded.js";
 import { refusalsOf } from "../metrics/refusals.js";
-import { authorize, authRequired } from "./authorize.js";
+import {
+  authorize,
+  authorizeAccess,
+  authRequired,
+  carriesAccessToken,
+  findAccessToken,
+} from "./authorize.js";
 import { compileMatchers, isMercure1, type Mercure1Matchers, readMatchers } from "./matchers.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import type { MercureSessionMeta } from "./registry.js";
@@ -29,12 +35,24 @@ export async function handleSubscribe(
   headers: Record<string, string>,
 ): Promise<void> {
   const fields = parseUrlEncoded(url.search.slice(1), "the query string");
+  const v1Token = carriesAccessToken(req, url, o);
   if (isMercure1(fields)) return handleSubscribe1(broker, o, req, res, url, headers, fields);
   const topics = [...new Set(queryOf(url).getAll("topic"))];
   if (topics.length === 0) {
     throw badRequest("at least one topic query parameter is required");
   }
   const client = admitStream(broker, req, res); // before verifying a token: refused clients cost no JWT check
+  if (v1Token) {
+    // Classic routing (topic=) with a Mercure 1.0 token: the token's rules decide private updates.
+    const grants = await subscriberGrants(req, url, o, true);
+    return open(broker, o, req, res, headers, {
+      client,
+      grants,
+      topics,
+      selectors: topics,
+      lastEventId: lastEventIdOf(req, url),
+    });
+  }
   const grants = await authorize(req, url, "subscriber", o);
   if (grants === null && !o.anonymous) throw authRequired("subscribing needs a token");
   const mercure: MercureSessionMeta = {
@@ -78,24 +96,100 @@ async function handleSubscribe1(
     countRefusal(broker, err);
     throw err;
   }
-  const grants = await authorize(req, url, "subscriber", o);
-  if (grants === null && !o.anonymous) throw authRequired("subscribing needs a token");
+  const grants = await subscriberGrants(req, url, o, true);
+  return open(
+    broker,
+    o,
+    req,
+    res,
+    headers,
+    {
+      client,
+      grants,
+      topics: matchers.values,
+      selectors: [],
+      compiled,
+      lastEventId: lastEventId1(req, fields),
+    },
+    "Mercure-Last-Event-ID",
+  );
+}
+
+/** A subscriber's private-update rights, in whichever dialect its token speaks. */
+interface SubscriberGrants {
+  readonly authorized: readonly string[] | null;
+  readonly authorizedCompiled: readonly CompiledSelector[] | undefined;
+  readonly payload: unknown;
+  readonly expiresAt: number | undefined;
+}
+
+/**
+ * `v1` (a `match…` subscription or an `at+jwt` token): never a token in the URL (draft-08, Presenting the
+ * Access Token). An `at+jwt` token or the 1.0 cookie is verified as a 1.0 access token; a classic token in
+ * the header or classic cookie keeps its classic meaning.
+ */
+async function subscriberGrants(
+  req: IncomingMessage,
+  url: URL,
+  o: ResolvedMercureOptions,
+  v1: boolean,
+): Promise<SubscriberGrants | null> {
+  if (v1 && queryOf(url).has("authorization")) findAccessToken(req, url); // throws the coded 400
+  if (v1 && carriesAccessToken(req, url, o)) {
+    const g = await authorizeAccess(req, url, o);
+    if (g === null) {
+      if (!o.anonymous) throw authRequired("subscribing needs a token");
+      return null;
+    }
+    return { authorized: null, authorizedCompiled: g.subscribe, payload: g.payload, expiresAt: g.expiresAt };
+  }
+  const g = await authorize(req, url, "subscriber", o);
+  if (g === null) {
+    if (!o.anonymous) throw authRequired("subscribing needs a token");
+    return null;
+  }
+  return {
+    authorized: g.subscribe,
+    authorizedCompiled: undefined,
+    payload: g.payload,
+    expiresAt: g.expiresAt,
+  };
+}
+
+async function open(
+  broker: Broker,
+  o: ResolvedMercureOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  headers: Record<string, string>,
+  s: {
+    client: string;
+    grants: SubscriberGrants | null;
+    topics: readonly string[];
+    selectors: readonly string[];
+    compiled?: readonly CompiledSelector[];
+    lastEventId: string | undefined;
+  },
+  lastEventIdHeader?: string,
+): Promise<void> {
   const mercure: MercureSessionMeta = {
     subscriber: `urn:uuid:${randomUUID()}`,
-    topics: matchers.values,
-    payload: grants?.payload,
+    topics: [...s.topics],
+    payload: s.grants?.payload,
   };
+  const expiresAt = s.grants?.expiresAt;
   const pending = await broker.prepare({
-    client,
-    selectors: [],
-    compiled,
-    authorized: grants?.subscribe ?? null,
-    lastEventId: lastEventId1(req, fields),
-    expiresAt: grants?.expiresAt === undefined ? undefined : grants.expiresAt + o.jwtClockToleranceSec * 1000,
+    client: s.client,
+    selectors: s.selectors,
+    compiled: s.compiled,
+    authorized: s.grants?.authorized ?? null,
+    authorizedCompiled: s.grants?.authorizedCompiled,
+    lastEventId: s.lastEventId,
+    expiresAt: expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000,
     meta: { mercure },
   });
-  if (res.destroyed) return;
-  openEventStream(req, res, pending, headers, "Mercure-Last-Event-ID");
+  if (res.destroyed) return; // the client left while a backplane caught up
+  openEventStream(req, res, pending, headers, lastEventIdHeader);
 }
 
 /** Limits hit here count in /metrics' sse_broker_refused_total like the broker's own refusals. */
