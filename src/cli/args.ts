@@ -189,6 +189,9 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   const oauthAudience = src.str("oauth-audience");
   const oauthStrict = src.switch("oauth-strict");
   if (oauthIssuer !== undefined) {
+    if (oauthAudience === undefined) {
+      throw optionsError("--oauth-issuer needs --oauth-audience (the hub's resource identifier)");
+    }
     o.oauthIssuers = [
       {
         issuer: oauthIssuer,
