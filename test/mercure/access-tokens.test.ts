@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { SignJWT } from "jose";
+import { SseBrokerError } from "../../src/errors.js";
+import { type MercureOptions, resolveMercureOptions } from "../../src/mercure/options.js";
 import { connectSse, type SseConnection } from "../helpers/sse-client.js";
 import { waitFor } from "../helpers/wait.js";
 import {
@@ -400,5 +402,39 @@ describe("Mercure 1.0 private updates (draft-08 §Subscribers, §Presenting the 
     );
     assert.deepEqual(await settle(hub, s), ["v1-private"]);
     s.close();
+  });
+});
+
+describe("Mercure 1.0 access token options (draft-08 §Token Validation: configuration)", () => {
+  const bad = (o: MercureOptions, re: RegExp): void => {
+    assert.throws(
+      () => resolveMercureOptions(o),
+      (e: unknown) =>
+        e instanceof SseBrokerError && e.code === "SSEB_ERR_OPTIONS_INVALID" && re.test(e.message),
+    );
+  };
+  it("refuses issuers without the hub's resource identifier, keys or names, and duplicates", () => {
+    bad({ oauthIssuers: [{ issuer: ISS, key: ISS_KEY }] }, /need oauthAudience/);
+    bad({ oauthIssuers: [{ issuer: ISS }], oauthAudience: AUD }, /needs a key, a key file or a JWKS URL/);
+    bad({ oauthIssuers: [{ issuer: "", key: ISS_KEY }], oauthAudience: AUD }, /non-empty issuer/);
+    bad(
+      {
+        oauthIssuers: [
+          { issuer: ISS, key: ISS_KEY },
+          { issuer: ISS, key: OTHER_KEY },
+        ],
+        oauthAudience: AUD,
+      },
+      /twice/,
+    );
+    bad(
+      { oauthIssuers: [{ issuer: ISS, key: "-----BEGIN PUBLIC KEY-----" }], oauthAudience: AUD },
+      /shared secret/,
+    );
+  });
+  it("starts a hub with trusted issuers only (no classic key)", () => {
+    const o = resolveMercureOptions({ oauthIssuers: [{ issuer: ISS, key: ISS_KEY }], oauthAudience: AUD });
+    assert.equal(o.oauthIssuers.size, 1);
+    assert.equal(o.publisherKey, null);
   });
 });
