@@ -202,6 +202,33 @@ describe("Mercure 1.0 token validation (draft-08 §Token Validation, §Error Res
       ok: false,
     },
     {
+      section:
+        "§Authorization Details: limits: URL patterns totalling over 8192 characters invalidate the token",
+      mint: {
+        details: grant(
+          ["publish"],
+          [
+            { match: "*" },
+            ...Array.from({ length: 9 }, (_, i) => ({
+              match: `/p${i}/${"a".repeat(1000)}`,
+              match_type: "urlpattern",
+            })),
+          ],
+        ),
+      },
+      ok: false,
+    },
+    {
+      section: "§Authorization Details: limits: more than 64 topics in one detail invalidate the token",
+      mint: {
+        details: grant(
+          ["publish"],
+          Array.from({ length: 65 }, (_, i) => ({ match: `t${i}` })),
+        ),
+      },
+      ok: false,
+    },
+    {
       section: "§Authorization Details: authorization_details must be an array",
       mint: { details: { type: DETAIL } },
       ok: false,
