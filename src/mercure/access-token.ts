@@ -80,7 +80,40 @@ export async function verifyAccessToken(
     // One code for every cause (draft-08, Error Responses); the message still helps the operator.
     throw invalidToken(mapJoseError(err).message, err);
   }
-  return { ...grantsOf(payload.authorization_details, o, base), expiresAt: (payload.exp as number) * 1000 };
+  return {
+    ...cachedGrantsOf(payload.authorization_details, o, base),
+    expiresAt: (payload.exp as number) * 1000,
+  };
+}
+
+/** Grants by authorization details, per hub: a token's matchers are compiled once, not on each reconnect. */
+const GRANTS_CACHE_SIZE = 1000;
+const grantsCache = new WeakMap<ResolvedMercureOptions, Map<string, Omit<AccessGrants, "expiresAt">>>();
+
+function cachedGrantsOf(
+  details: unknown,
+  o: ResolvedMercureOptions,
+  base: string,
+): Omit<AccessGrants, "expiresAt"> {
+  let cache = grantsCache.get(o);
+  if (cache === undefined) {
+    cache = new Map();
+    grantsCache.set(o, cache);
+  }
+  // Verified claims only reach here; the key is bounded by the request header size.
+  const key = `${base}\u0000${JSON.stringify(details) ?? ""}`;
+  let grants = cache.get(key);
+  if (grants !== undefined) {
+    cache.delete(key); // re-inserted below: most recently used last
+  } else {
+    grants = grantsOf(details, o, base); // throws on a malformed token: nothing cached
+    if (cache.size >= GRANTS_CACHE_SIZE) {
+      const oldest = cache.keys().next();
+      if (oldest.done !== true) cache.delete(oldest.value);
+    }
+  }
+  cache.set(key, grants);
+  return grants;
 }
 
 /** Parses `authorization_details`: Mercure entries only, all or nothing (a malformed one voids the token). */

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { SignJWT } from "jose";
 import { SseBrokerError } from "../../src/errors.js";
+import { verifyAccessToken } from "../../src/mercure/access-token.js";
 import { type MercureOptions, resolveMercureOptions } from "../../src/mercure/options.js";
 import { connectSse, type SseConnection } from "../helpers/sse-client.js";
 import { waitFor } from "../helpers/wait.js";
@@ -463,5 +464,32 @@ describe("Mercure 1.0 access token options (draft-08 §Token Validation: configu
     const o = resolveMercureOptions({ oauthIssuers: [{ issuer: ISS, key: ISS_KEY }], oauthAudience: AUD });
     assert.equal(o.oauthIssuers.size, 1);
     assert.equal(o.publisherKey, null);
+  });
+});
+
+describe("Mercure 1.0 access token matchers are compiled once per token", () => {
+  it("reuses the compiled matchers of a token seen before, and not across different grants", async () => {
+    const o = resolveMercureOptions({ oauthIssuers: [{ issuer: ISS, key: ISS_KEY }], oauthAudience: AUD });
+    const details = grant(
+      ["subscribe"],
+      [{ match: "https://example.com/books/:id", match_type: "urlpattern" }],
+    );
+    const jwt = await mint({ details });
+    const a = await verifyAccessToken(jwt, o, AUD);
+    const b = await verifyAccessToken(jwt, o, AUD);
+    assert.equal(a.subscribe[0], b.subscribe[0], "same compiled selector");
+    assert.ok(a.subscribe[0]?.matches("https://example.com/books/1"));
+    const other = await verifyAccessToken(
+      await mint({
+        details: grant(
+          ["subscribe"],
+          [{ match: "https://example.com/authors/:id", match_type: "urlpattern" }],
+        ),
+      }),
+      o,
+      AUD,
+    );
+    assert.notEqual(other.subscribe[0], a.subscribe[0]);
+    assert.equal(other.subscribe[0]?.matches("https://example.com/books/1"), false);
   });
 });
