@@ -1,6 +1,7 @@
 /**
  * Request → grants for the hub: find the token (header > query > cookie), check cookie-authenticated
  * publishes against CSRF, verify with the role's key, and read the claims through the configured dialect.
+ * Mercure 1.0 access tokens have their own sources (header, then the 1.0 cookie; never the URL).
  * @module
  */
 import type { IncomingMessage } from "node:http";

@@ -1,6 +1,7 @@
 /**
  * `POST /.well-known/mercure`: authorize (401 without a valid publisher token), parse the form (400),
- * check every topic against `mercure.publish` (403), publish, answer the id as text.
+ * check every topic against `mercure.publish` (403), publish, answer the id as text. A Mercure 1.0 access
+ * token (`at+jwt`) is checked against its `publish` matchers instead (403 `insufficient_scope`).
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";

@@ -1,14 +1,14 @@
 /**
  * `GET /.well-known/mercure?topic=…` (classic) or `?match…=…` (Mercure 1.0, draft-08): authorize
  * (anonymous when allowed), plan the resume from `Last-Event-ID` / `lastEventID` (1.0: `last_event_id`),
- * and open the stream. The subscriber's private-update rights are its token's `mercure.subscribe` in both
- * dialects for now; the stream ends at the token's `exp`.
+ * and open the stream. The subscriber's private-update rights are a Mercure 1.0 access token's `subscribe`
+ * matchers (`at+jwt`), else a classic token's `mercure.subscribe`; the stream ends at the token's `exp`.
  * @module
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import type { Selector as CompiledSelector, Selector } from "../core/topic.js";
+import type { Selector } from "../core/topic.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { admitStream } from "../http/limits.js";
@@ -118,7 +118,7 @@ async function handleSubscribe1(
 /** A subscriber's private-update rights, in whichever dialect its token speaks. */
 interface SubscriberGrants {
   readonly authorized: readonly string[] | null;
-  readonly authorizedCompiled: readonly CompiledSelector[] | undefined;
+  readonly authorizedCompiled: readonly Selector[] | undefined;
   readonly payload: unknown;
   readonly expiresAt: number | undefined;
 }
@@ -167,7 +167,7 @@ async function open(
     grants: SubscriberGrants | null;
     topics: readonly string[];
     selectors: readonly string[];
-    compiled?: readonly CompiledSelector[];
+    compiled?: readonly Selector[];
     lastEventId: string | undefined;
   },
   lastEventIdHeader?: string,
