@@ -493,3 +493,27 @@ describe("Mercure 1.0 access token matchers are compiled once per token", () => 
     assert.equal(other.subscribe[0]?.matches("https://example.com/books/1"), false);
   });
 });
+
+describe("Mercure 1.0 hub requiring subscriber tokens (draft-08 §Error Responses)", () => {
+  let closed: Hub;
+  before(async () => {
+    closed = await startHub({ oauthIssuers: [{ issuer: ISS, key: ISS_KEY }], oauthAudience: AUD });
+  });
+  after(() => closed.close());
+
+  it("answers a 1.0 subscription without a token with a 401 Bearer challenge carrying no error code", async () => {
+    const r = await httpRequest(`${closed.hub}?${new URLSearchParams({ match: "https://example.com/a" })}`);
+    assert.equal(r.status, 401, r.body);
+    const challenge = String(r.headers["www-authenticate"]);
+    assert.match(challenge, /^Bearer /);
+    assert.doesNotMatch(challenge, /error=/);
+  });
+
+  it("opens it with a valid access token", async () => {
+    const s = await connectSse(`${closed.hub}?${new URLSearchParams({ match: "https://example.com/a" })}`, {
+      headers: { Authorization: `Bearer ${await mint({ details: all(["subscribe"]) })}` },
+    });
+    assert.equal(s.status, 200, s.raw);
+    s.close();
+  });
+});
