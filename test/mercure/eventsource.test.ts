@@ -84,11 +84,12 @@ describe("eventsource (npm) client", () => {
 
   it("reconnects after its token expired, with a fresh token, and resumes from Last-Event-ID", async () => {
     const sent: (string | undefined)[] = [];
-    // Each connection gets a new short-lived token, so the hub ends each stream within 1–2 s.
+    // Each connection gets a new short-lived token, so the hub ends each stream within 2–3 s (not sooner:
+    // a slow connect under load must not find it expired).
     const authFetch: FetchLike = async (url, init) => {
       const headers: Record<string, string> = { ...init.headers };
       sent.push(headers["Last-Event-ID"] ?? headers["last-event-id"]);
-      const jwt = await subscriberToken(["*"], {}, { exp: Math.floor(Date.now() / 1000) + 2 });
+      const jwt = await subscriberToken(["*"], {}, { exp: Math.floor(Date.now() / 1000) + 3 });
       return fetch(url, { ...init, headers: { ...headers, Authorization: `Bearer ${jwt}` } });
     };
     const es = new EventSource(subscribeUrl(hub.hub, ["es/resume"]), { fetch: authFetch });
