@@ -29,49 +29,53 @@ export async function handlePublish(
   url: URL,
   headers: Record<string, string>,
 ): Promise<void> {
-  if (carriesAccessToken(req, url, o)) return handlePublish1(broker, o, req, res, url, headers);
   // Authorize before reading the body: an unauthenticated client gets nothing buffered.
+  if (carriesAccessToken(req, url, o)) {
+    // Mercure 1.0: an `at+jwt` token whose publish matchers must cover every topic.
+    const grants = await authorizeAccess(req, url, o);
+    if (grants === null) throw authRequired("publishing needs a token");
+    if (grants.publish.selectors.length === 0) throw insufficientScope("the token grants no publish action");
+    return publishCovered(broker, req, res, headers, req.headers.authorization ?? null, (topic) => {
+      if (!grants.publish.matches(topic)) throw insufficientScope("the token may not publish to this topic");
+    });
+  }
   const grants = await authorize(req, url, "publisher", o);
   if (grants === null) throw authRequired("publishing needs a token");
-  if (grants.publish === null || grants.publish.length === 0) {
-    throw authRequired("the token has no mercure.publish claim");
-  }
-  assertPublishRate(broker, req, findToken(req, url, o.cookieName)?.token ?? null);
-  assertFormContentType(req);
-  const input = publishInputOf(parseForm(decodeUtf8(await readBody(req, broker.options.maxBodyBytes))));
-  const topics = typeof input.topic === "string" ? [input.topic] : input.topic;
-  for (const topic of topics) {
-    // Every topic, alternates included: an alternate must not smuggle an update into a forbidden topic.
-    if (!broker.matcher.matchesAny(grants.publish, [topic])) {
-      throw new SseBrokerError("SSEB_ERR_AUTH_FORBIDDEN", "the token may not publish to this topic", {
-        statusCode: 403,
-      });
-    }
-  }
-  const id = await broker.publish(input);
-  sendText(res, 200, id, headers);
+  const allowed = grants.publish;
+  if (allowed === null || allowed.length === 0) throw authRequired("the token has no mercure.publish claim");
+  return publishCovered(
+    broker,
+    req,
+    res,
+    headers,
+    findToken(req, url, o.cookieName)?.token ?? null,
+    (topic) => {
+      if (!broker.matcher.matchesAny(allowed, [topic])) {
+        throw new SseBrokerError("SSEB_ERR_AUTH_FORBIDDEN", "the token may not publish to this topic", {
+          statusCode: 403,
+        });
+      }
+    },
+  );
 }
 
-/** Mercure 1.0: an `at+jwt` token whose publish matchers must cover every topic, alternates included. */
-async function handlePublish1(
+/**
+ * Reads the form and publishes it once `cover` accepted every topic, alternates included: all or nothing,
+ * so an alternate cannot smuggle an update into a forbidden topic (draft-08, Publishers). `rateKey` is the
+ * token the publish rate is counted against.
+ */
+async function publishCovered(
   broker: Broker,
-  o: ResolvedMercureOptions,
   req: IncomingMessage,
   res: ServerResponse,
-  url: URL,
   headers: Record<string, string>,
+  rateKey: string | null,
+  cover: (topic: string) => void,
 ): Promise<void> {
-  const grants = await authorizeAccess(req, url, o);
-  if (grants === null) throw authRequired("publishing needs a token");
-  if (grants.publish.selectors.length === 0) throw insufficientScope("the token grants no publish action");
-  assertPublishRate(broker, req, req.headers.authorization ?? null);
+  assertPublishRate(broker, req, rateKey);
   assertFormContentType(req);
   const input = publishInputOf(parseForm(decodeUtf8(await readBody(req, broker.options.maxBodyBytes))));
-  const topics = typeof input.topic === "string" ? [input.topic] : input.topic;
-  // All or nothing: one uncovered topic refuses the whole update (draft-08, Publishers).
-  for (const topic of topics) {
-    if (!grants.publish.matches(topic)) throw insufficientScope("the token may not publish to this topic");
-  }
+  for (const topic of typeof input.topic === "string" ? [input.topic] : input.topic) cover(topic);
   const id = await broker.publish(input);
   sendText(res, 200, id, headers);
 }

@@ -35,43 +35,21 @@ export async function handleSubscribe(
   headers: Record<string, string>,
 ): Promise<void> {
   const fields = parseUrlEncoded(url.search.slice(1), "the query string");
-  const v1Token = carriesAccessToken(req, url, o);
   if (isMercure1(fields)) return handleSubscribe1(broker, o, req, res, url, headers, fields);
   const topics = [...new Set(queryOf(url).getAll("topic"))];
   if (topics.length === 0) {
     throw badRequest("at least one topic query parameter is required");
   }
   const client = admitStream(broker, req, res); // before verifying a token: refused clients cost no JWT check
-  if (v1Token) {
-    // Classic routing (topic=) with a Mercure 1.0 token: the token's rules decide private updates.
-    const grants = await subscriberGrants(req, url, o, true);
-    return open(broker, o, req, res, headers, {
-      client,
-      grants,
-      topics,
-      selectors: topics,
-      lastEventId: lastEventIdOf(req, url),
-    });
-  }
-  const grants = await authorize(req, url, "subscriber", o);
-  if (grants === null && !o.anonymous) throw authRequired("subscribing needs a token");
-  const mercure: MercureSessionMeta = {
-    subscriber: `urn:uuid:${randomUUID()}`,
-    topics,
-    payload: grants?.payload,
-  };
-  const pending = await broker.prepare({
+  // Classic routing (topic=); a Mercure 1.0 token's rules still decide its private updates.
+  const grants = await subscriberGrants(req, url, o, carriesAccessToken(req, url, o));
+  return open(broker, o, req, res, headers, {
     client,
+    grants,
+    topics,
     selectors: topics,
-    authorized: grants?.subscribe ?? null,
     lastEventId: lastEventIdOf(req, url),
-    // The token was accepted within the clock tolerance: the stream gets the same tolerance, or a token
-    // just inside it would open and close at once, and the client would reconnect in a loop.
-    expiresAt: grants?.expiresAt === undefined ? undefined : grants.expiresAt + o.jwtClockToleranceSec * 1000,
-    meta: { mercure },
   });
-  if (res.destroyed) return; // the client left while a backplane caught up
-  openEventStream(req, res, pending, headers);
 }
 
 /** Mercure 1.0: `match…` matchers, `last_event_id`, and `Mercure-Last-Event-ID` on the response. */
@@ -185,6 +163,8 @@ async function open(
     authorized: s.grants?.authorized ?? null,
     authorizedCompiled: s.grants?.authorizedCompiled,
     lastEventId: s.lastEventId,
+    // The token was accepted within the clock tolerance: the stream gets the same tolerance, or a token
+    // just inside it would open and close at once, and the client would reconnect in a loop.
     expiresAt: expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000,
     meta: { mercure },
   });
