@@ -14,14 +14,13 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Histogram } from "./lib/histogram.js";
 import type { ClientResult } from "./lib/load-client.js";
-import { freePort, waitForRedis } from "./lib/net.js";
+import { freePort, waitForPort, waitForRedis } from "./lib/net.js";
 import {
   coreBusySeconds,
   coreSoftirqSeconds,
@@ -143,19 +142,7 @@ async function startNchan(): Promise<Target> {
     "-c",
     join(dir, "nginx.conf"),
   ]);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ port, host: "127.0.0.1" }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline) throw new Error("nginx did not start");
-    await sleep(100);
-  }
+  if (!(await waitForPort(port))) throw new Error("nginx did not start");
   const publisher = spawnNode(
     "nchan-publisher",
     LOAD_CORE,

@@ -20,6 +20,30 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Resolves true once something accepts TCP connections on 127.0.0.1:`port`; false after `timeoutMs` or as
+ * soon as `alive()` turns false (the server exited).
+ */
+export async function waitForPort(
+  port: number,
+  timeoutMs = 10_000,
+  alive: () => boolean = () => true,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: HOST }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+    });
+    if (up) return true;
+    if (Date.now() > deadline || !alive()) return false;
+    await sleep(100);
+  }
+}
+
 /** Resolves once a redis-server on `port` answers PING with PONG (not LOADING). */
 export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

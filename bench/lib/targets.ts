@@ -7,11 +7,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, httpGetText, waitForHttp, waitForRedis } from "./net.js";
+import { freePort, httpGetText, waitForHttp, waitForPort, waitForRedis } from "./net.js";
 import { type Proc, spawnNode, spawnPinned, stop, UNPINNED } from "./procs.js";
 import type { BodyKind } from "./publisher.js";
 
@@ -248,22 +247,10 @@ const nchan: ServerSpec = {
     const port = await freePort();
     writeFileSync(join(dir, "nginx.conf"), nchanConfig(dir, port));
     const nginx = spawnPinned("nchan", core, NGINX, ["-p", dir, "-c", join(dir, "nginx.conf")]);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const up = await new Promise<boolean>((resolve) => {
-        const s = net.connect({ port, host: "127.0.0.1" }, () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.once("error", () => resolve(false));
-      });
-      if (up) break;
-      if (Date.now() > deadline || nginx.child.exitCode !== null) {
-        await stop(nginx);
-        rmSync(dir, { recursive: true, force: true });
-        throw new Error("nginx (nchan) did not start");
-      }
-      await sleep(100);
+    if (!(await waitForPort(port, 10_000, () => nginx.child.exitCode === null))) {
+      await stop(nginx);
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error("nginx (nchan) did not start");
     }
     return {
       name: "nchan",
