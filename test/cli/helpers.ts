@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 
 export const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 
+import { send } from "../helpers/http.js";
 import { freePort, HOST } from "../helpers/net.js";
 
 export { freePort, HOST };
@@ -235,4 +236,19 @@ export function openStream(
     });
     req.end();
   });
+}
+
+/** POSTs a Mercure publish form with a bearer token: status, body (the id) and the `WWW-Authenticate` challenge. */
+export async function publishMercure(
+  port: number,
+  token: string,
+  form: string,
+): Promise<{ status: number; body: string; challenge: string | undefined }> {
+  const r = await send(`http://${HOST}:${port}/.well-known/mercure`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/x-www-form-urlencoded" },
+    body: form,
+  });
+  const challenge = r.headers["www-authenticate"];
+  return { status: r.status, body: r.body, challenge: typeof challenge === "string" ? challenge : undefined };
 }

@@ -4,10 +4,9 @@
  * subscriber holding one. No key or token ever in the logs.
  */
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { SignJWT } from "jose";
-import { type CliProcess, cleanEnv, HOST, openStream, runCli, startCli } from "./helpers.js";
+import { type CliProcess, cleanEnv, openStream, publishMercure, runCli, startCli } from "./helpers.js";
 
 const ISS = "https://issuer.example.com";
 const AUD = "https://hub.example.com/.well-known/mercure";
@@ -27,36 +26,6 @@ function accessToken(actions: string[], topic: string, key = KEY): Promise<strin
     .setIssuedAt()
     .setExpirationTime("5m")
     .sign(new TextEncoder().encode(key));
-}
-
-function publish(
-  port: number,
-  token: string,
-  form: string,
-): Promise<{ status: number; body: string; challenge: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: HOST,
-        port,
-        path: "/.well-known/mercure",
-        method: "POST",
-        agent: false,
-        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/x-www-form-urlencoded" },
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8").on("data", (c: string) => {
-          body += c;
-        });
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body, challenge: res.headers["www-authenticate"] }),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end(form);
-  });
 }
 
 describe("Mercure 1.0 access tokens from the command line", () => {
@@ -91,7 +60,7 @@ describe("Mercure 1.0 access tokens from the command line", () => {
     );
     assert.equal(stream.res.statusCode, 200);
     const pub = await accessToken(["publish"], "https://example.com/books/:id");
-    const answer = await publish(
+    const answer = await publishMercure(
       cli.port,
       pub,
       new URLSearchParams({
@@ -105,11 +74,11 @@ describe("Mercure 1.0 access tokens from the command line", () => {
     assert.equal(stream.events[0]?.block, `id:${answer.body}\ndata:in stock`);
     stream.destroy();
 
-    const outside = await publish(cli.port, pub, "topic=https://example.com/authors/1&data=y");
+    const outside = await publishMercure(cli.port, pub, "topic=https://example.com/authors/1&data=y");
     assert.equal(outside.status, 403, outside.body);
     assert.match(String(outside.challenge), /error="insufficient_scope"/);
     const wrong = await accessToken(["publish"], "*", "another-secret-0123456789abcdef0123456789ab");
-    const refused = await publish(cli.port, wrong, "topic=x&data=y");
+    const refused = await publishMercure(cli.port, wrong, "topic=x&data=y");
     assert.equal(refused.status, 401, "signed with a key not bound to the issuer");
     assert.match(String(refused.challenge), /error="invalid_token"/);
 

@@ -3,37 +3,12 @@
  * subscriber, a publisher with a JWT; no key or token ever in the logs.
  */
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { SignJWT } from "jose";
-import { type CliProcess, cleanEnv, HOST, openStream, startCli } from "./helpers.js";
+import { type CliProcess, cleanEnv, openStream, publishMercure, startCli } from "./helpers.js";
 
 const PUBLISHER_KEY = "publisher-secret-0123456789abcdef0123456789";
 const SUBSCRIBER_KEY = "subscriber-secret-0123456789abcdef012345678";
-
-function publish(port: number, token: string, form: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: HOST,
-        port,
-        path: "/.well-known/mercure",
-        method: "POST",
-        agent: false,
-        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/x-www-form-urlencoded" },
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8").on("data", (c: string) => {
-          body += c;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", reject);
-    req.end(form);
-  });
-}
 
 describe("Mercure hub from the command line", () => {
   let cli: CliProcess & { port: number };
@@ -52,7 +27,7 @@ describe("Mercure hub from the command line", () => {
     const token = await new SignJWT({ mercure: { publish: ["*"] } })
       .setProtectedHeader({ alg: "HS256" })
       .sign(new TextEncoder().encode(PUBLISHER_KEY));
-    const answer = await publish(cli.port, token, "topic=https://example.com/books/1&data=in%20stock");
+    const answer = await publishMercure(cli.port, token, "topic=https://example.com/books/1&data=in%20stock");
     assert.equal(answer.status, 200);
     await stream.waitForEvents(1, 5_000);
     assert.equal(stream.events[0]?.block, `id:${answer.body}\ndata:in stock`);
@@ -61,7 +36,11 @@ describe("Mercure hub from the command line", () => {
     const wrong = await new SignJWT({ mercure: { publish: ["*"] } })
       .setProtectedHeader({ alg: "HS256" })
       .sign(new TextEncoder().encode(SUBSCRIBER_KEY));
-    assert.equal((await publish(cli.port, wrong, "topic=x&data=y")).status, 401, "signed with the wrong key");
+    assert.equal(
+      (await publishMercure(cli.port, wrong, "topic=x&data=y")).status,
+      401,
+      "signed with the wrong key",
+    );
 
     const logs = JSON.stringify(cli.logs);
     for (const secret of [PUBLISHER_KEY, SUBSCRIBER_KEY, token, wrong]) {
