@@ -29,7 +29,15 @@ import {
   machineInfo,
   rssBytes,
 } from "./lib/proc.js";
-import { killAll, type Proc, prepareOrchestrator, spawnNode, spawnPinned, stop } from "./lib/procs.js";
+import {
+  killAll,
+  onPath,
+  type Proc,
+  prepareOrchestrator,
+  spawnNode,
+  spawnPinned,
+  stop,
+} from "./lib/procs.js";
 import { nchanConfig } from "./lib/targets.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -482,15 +490,6 @@ function treeVersion(): string {
     return `${git(["rev-parse", "--short", "HEAD"])}${git(["status", "--porcelain", "src"]) === "" ? "" : "+dirty"}`;
   } catch {
     return "unknown";
-  }
-}
-
-function onPath(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
   }
 }
 

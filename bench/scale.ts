@@ -1,19 +1,3 @@
-/**
- * Connection scale: N idle event streams held by `sse-broker --workers W` on a real Redis backplane, opened
- * by several C load-generator processes over several loopback source addresses (one process holds at most
- * 20 000 descriptors here, and one source address about 28 000 ports towards one listener). Reports RSS per
- * connection (the primary and its workers, measured at half and at all N), the CPU the opening cost, and
- * whether a heartbeat reached every stream.
- *
- *   npm run bench:scale                                     # 100 000 streams, 6 workers
- *   npm run bench:scale -- --connections 20000 --workers 2  # smaller
- *
- * Needs `redis-server` and a C compiler (it says so when missing; it installs nothing). Everything binds and
- * targets 127.0.0.1/127.3.0.x, is bounded in time, and is stopped by PID at the end. Not pinned: this
- * measures capacity, not CPU per delivery (that is `npm run bench`).
- * @module
- */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -23,7 +7,7 @@ import { findCompiler } from "./lib/c-load.js";
 import { LoadFleet } from "./lib/load.js";
 import { freePort, waitForHttp, waitForRedis } from "./lib/net.js";
 import { machineInfo, processTree, treeCpuSeconds, treeRssBytes } from "./lib/proc.js";
-import { type Proc, runBounded, spawnPinned, stop, UNPINNED } from "./lib/procs.js";
+import { onPath, type Proc, runBounded, spawnPinned, stop, UNPINNED } from "./lib/procs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -55,15 +39,7 @@ const HEARTBEAT_MS = int("heartbeat-ms", 1000);
 
 function missing(): string[] {
   const out: string[] = [];
-  const has = (cmd: string) => {
-    try {
-      execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!has("redis-server")) out.push("redis-server (apt-get install -y redis-server)");
+  if (!onPath("redis-server")) out.push("redis-server (apt-get install -y redis-server)");
   if (findCompiler() === undefined) out.push("a C compiler (apt-get install -y gcc)");
   return out;
 }

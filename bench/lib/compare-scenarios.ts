@@ -218,18 +218,23 @@ export interface FanoutOptions {
   windowSeconds?: number;
 }
 
+/** Connects `n` reading subscribers (all or it throws), starts publishing, and lets the warm-up pass. */
+async function subscribeAndPublish(
+  ctx: RunContext,
+  s: Session,
+  n: number,
+  o: { rate: number; payloadBytes: number; depth: number },
+): Promise<void> {
+  const c = await s.fleet.connect({ port: s.t.port, path: s.t.path, count: n, sources: s.pool.take(n) });
+  if (c.live < n) throw connectError("subscribers", n, c);
+  await s.pub?.publish(o.rate, o.payloadBytes, o.depth);
+  await sleep(ctx.warmupSeconds * 1000);
+}
+
 /** N subscribers, events published over HTTP at a rate: deliveries, CPU, latency. */
 export function fanout(ctx: RunContext, spec: ServerSpec, o: FanoutOptions): Promise<FanoutWindow> {
   return session(ctx, spec, o.subscribers, true, async (s) => {
-    const c = await s.fleet.connect({
-      port: s.t.port,
-      path: s.t.path,
-      count: o.subscribers,
-      sources: s.pool.take(o.subscribers),
-    });
-    if (c.live < o.subscribers) throw connectError("subscribers", o.subscribers, c);
-    await s.pub?.publish(o.rate, o.payloadBytes, o.depth);
-    await sleep(ctx.warmupSeconds * 1000);
+    await subscribeAndPublish(ctx, s, o.subscribers, o);
     const w = await measureWindow(
       ctx,
       s,
@@ -360,15 +365,7 @@ export interface StalledOptions {
 /** Fast subscribers measured alone, then with stalled ones (never read) connected for a while. */
 export function stalled(ctx: RunContext, spec: ServerSpec, o: StalledOptions): Promise<StalledResult> {
   return session(ctx, spec, o.fast + o.stalled, true, async (s) => {
-    const c = await s.fleet.connect({
-      port: s.t.port,
-      path: s.t.path,
-      count: o.fast,
-      sources: s.pool.take(o.fast),
-    });
-    if (c.live < o.fast) throw connectError("subscribers", o.fast, c);
-    await s.pub?.publish(o.rate, o.payloadBytes, o.depth);
-    await sleep(ctx.warmupSeconds * 1000);
+    await subscribeAndPublish(ctx, s, o.fast, o);
     // As long as the window with the stalled ones: a p99 over a longer window catches more rare pauses.
     const baseline = await measureWindow(ctx, s, o.stalledSeconds, o.fast, o.rate, o.payloadBytes);
     const st = await s.fleet.connect({

@@ -254,3 +254,13 @@ export function prepareOrchestrator(loadCore: number, nice: number): void {
     console.error(`nice ${nice} refused; running at default priority`);
   }
 }
+
+/** Whether `cmd` is a program on PATH (the benchmarks say what is missing; they install nothing). */
+export function onPath(cmd: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,17 +1,9 @@
-/**
- * The servers of the comparison (`bench/compare.ts`) and how to start, publish to, query and stop each:
- * the sse-broker CLI with its defaults or one flag changed, nchan (nginx module, C), better-sse, and the
- * plain Node floor. Every one listens on 127.0.0.1 on a free port, pinned to the server core, and takes
- * events over HTTP from the publisher process (bench/lib/publisher.ts).
- * @module
- */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, httpGetText, waitForHttp, waitForPort, waitForRedis } from "./net.js";
-import { type Proc, spawnNode, spawnPinned, stop, UNPINNED } from "./procs.js";
+import { onPath, type Proc, spawnNode, spawnPinned, stop, UNPINNED } from "./procs.js";
 import type { BodyKind } from "./publisher.js";
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -157,15 +149,6 @@ function sseBrokerRedis(workers: number): ServerSpec {
       };
     },
   };
-}
-
-function onPath(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A Node server of bench/servers/ on the IPC protocol of control.ts, with a `POST /publish` route. */
