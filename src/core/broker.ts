@@ -56,8 +56,11 @@ export interface SubscribeOptions {
   compiled?: readonly Selector[] | undefined;
   /** Selectors authorizing private updates; `null`/absent = anonymous. */
   authorized?: readonly string[] | null;
-  /** Selectors authorizing private updates compiled by the caller (Mercure 1.0 tokens); wins over `authorized`. */
-  authorizedCompiled?: readonly Selector[] | undefined;
+  /**
+   * Selectors authorizing private updates compiled by the caller (Mercure 1.0 tokens); wins over
+   * `authorized`. Pass the same set for the same rules: fan-out checks an update once per distinct set.
+   */
+  authorizedCompiled?: SelectorSet | undefined;
   /** Resume point (Last-Event-ID); `"earliest"` replays all retained history. */
   lastEventId?: string | undefined;
   /** Omit `id:` lines (seed demo wire format). */
@@ -367,7 +370,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     const grants =
       opts.authorizedCompiled !== undefined
-        ? new SelectorSet(opts.authorizedCompiled)
+        ? opts.authorizedCompiled
         : opts.authorized == null
           ? null
           : this.matcher.compile(opts.authorized);

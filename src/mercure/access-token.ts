@@ -21,8 +21,11 @@ export const MAX_TOPICS_PER_DETAIL = 64;
 export interface AccessGrants {
   /** Topics the bearer may publish to; empty = none. */
   readonly publish: SelectorSet;
-  /** Selectors whose private updates the bearer may receive; empty = none. */
-  readonly subscribe: readonly Selector[];
+  /**
+   * Selectors whose private updates the bearer may receive; empty = none. One set per cached grant, so
+   * that fan-out checks an update once for all subscribers holding the same token rules.
+   */
+  readonly subscribe: SelectorSet;
   /** `payload` of the first subscribe detail carrying one (draft-08, Payloads; simplified). */
   readonly payload: unknown;
   /** `exp` in ms since epoch. */
@@ -125,7 +128,8 @@ function grantsOf(
   const publish: Selector[] = [];
   const subscribe: Selector[] = [];
   let payload: unknown;
-  if (details === undefined) return { publish: new SelectorSet([]), subscribe, payload };
+  if (details === undefined)
+    return { publish: new SelectorSet([]), subscribe: new SelectorSet(subscribe), payload };
   if (!Array.isArray(details)) throw invalidToken("authorization_details must be an array");
   let mercure = 0;
   // URL patterns of one token share the budget of one subscription: compiling is ~1.3 µs per character.
@@ -152,7 +156,7 @@ function grantsOf(
       if (payload === undefined) payload = detail.payload;
     }
   }
-  return { publish: new SelectorSet(publish), subscribe, payload };
+  return { publish: new SelectorSet(publish), subscribe: new SelectorSet(subscribe), payload };
 }
 
 /** A topic matcher list: `{match, match_type?}` objects, `exact` by default; checked as query matchers are. */

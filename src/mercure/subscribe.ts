@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import type { Selector } from "../core/topic.js";
+import type { Selector, SelectorSet } from "../core/topic.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { admitStream } from "../http/limits.js";
@@ -96,7 +96,7 @@ async function handleSubscribe1(
 /** A subscriber's private-update rights, in whichever dialect its token speaks. */
 interface SubscriberGrants {
   readonly authorized: readonly string[] | null;
-  readonly authorizedCompiled: readonly Selector[] | undefined;
+  readonly authorizedCompiled: SelectorSet | undefined;
   readonly payload: unknown;
   readonly expiresAt: number | undefined;
 }

@@ -477,8 +477,9 @@ describe("Mercure 1.0 access token matchers are compiled once per token", () => 
     const jwt = await mint({ details });
     const a = await verifyAccessToken(jwt, o, AUD);
     const b = await verifyAccessToken(jwt, o, AUD);
-    assert.equal(a.subscribe[0], b.subscribe[0], "same compiled selector");
-    assert.ok(a.subscribe[0]?.matches("https://example.com/books/1"));
+    assert.equal(a.subscribe.selectors[0], b.subscribe.selectors[0], "same compiled selector");
+    assert.equal(a.subscribe, b.subscribe, "same set: fan-out checks it once per update for both");
+    assert.ok(a.subscribe.selectors[0]?.matches("https://example.com/books/1"));
     const other = await verifyAccessToken(
       await mint({
         details: grant(
@@ -489,8 +490,8 @@ describe("Mercure 1.0 access token matchers are compiled once per token", () => 
       o,
       AUD,
     );
-    assert.notEqual(other.subscribe[0], a.subscribe[0]);
-    assert.equal(other.subscribe[0]?.matches("https://example.com/books/1"), false);
+    assert.notEqual(other.subscribe.selectors[0], a.subscribe.selectors[0]);
+    assert.equal(other.subscribe.selectors[0]?.matches("https://example.com/books/1"), false);
   });
 });
 
