@@ -72,6 +72,13 @@ export interface BrokerOptions {
    * (a restart, a cap) do not all come back in the same second; `null` = none. Defaults to `null`.
    */
   retryMs: number | null;
+  /**
+   * Longest life of any stream, in ms, whatever its token says: a stream is ended (as when its token
+   * expires) at a random point in the last 10 % of it, so streams opened together do not all end together,
+   * and the client reconnects and authenticates again (Mercure 1.0 SHOULD). `null` = no limit. Defaults to
+   * `null`.
+   */
+  maxStreamLifetimeMs: number | null;
   /** Largest accepted publish body in bytes. Defaults to 1 MiB. */
   maxBodyBytes: number;
   /** `Access-Control-Allow-Origin` for streams and publish: `*`, a list of origins, or `null` = no CORS. Defaults to `"*"`. */
@@ -139,6 +146,7 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   maxEventBytes: MiB,
   shutdownRetrySpreadMs: 10_000,
   retryMs: null,
+  maxStreamLifetimeMs: null,
   maxBodyBytes: MiB,
   corsOrigins: "*",
   publishToken: null,
@@ -196,6 +204,7 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   intOption("maxEventBytes", o.maxEventBytes, 1);
   if (o.shutdownRetrySpreadMs !== null) intOption("shutdownRetrySpreadMs", o.shutdownRetrySpreadMs, 1000);
   if (o.retryMs !== null) intOption("retryMs", o.retryMs, 0);
+  if (o.maxStreamLifetimeMs !== null) intOption("maxStreamLifetimeMs", o.maxStreamLifetimeMs, 1000);
   intOption("maxBodyBytes", o.maxBodyBytes, 1);
   if (o.corsOrigins !== null && o.corsOrigins !== "*") {
     if (!Array.isArray(o.corsOrigins) || o.corsOrigins.some((x) => typeof x !== "string" || x === "")) {

@@ -25,6 +25,7 @@ export interface CliConfig {
   corsOrigins: "*" | readonly string[] | null;
   heartbeatMs: number | null;
   retryMs: number | null;
+  maxStreamLifetimeMs: number | null;
   maxBufferedBytes: number;
   flushIntervalMs: number;
   maxFlushDelayMs: number;
@@ -110,6 +111,7 @@ export function parseCli(
     corsOrigins,
     heartbeatMs: heartbeatMs === 0 ? null : heartbeatMs,
     retryMs: src.int("retry-ms", 0) ?? null,
+    maxStreamLifetimeMs: src.int("max-stream-lifetime-ms", 1000) ?? null,
     maxBufferedBytes: src.int("max-buffered-bytes", 1) ?? 1_048_576,
     flushIntervalMs: src.int("flush-interval-ms", 0) ?? 0,
     maxFlushDelayMs: src.int("max-flush-delay-ms", 0) ?? DEFAULT_BROKER_OPTIONS.maxFlushDelayMs,

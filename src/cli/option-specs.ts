@@ -119,6 +119,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "reconnection delay sent to clients as 'retry:' when a stream opens, plus a random 0-50 %",
   },
   {
+    name: "max-stream-lifetime-ms",
+    group: "Broker",
+    arg: "MS",
+    env: ["SSE_BROKER_MAX_STREAM_LIFETIME_MS"],
+    default: "none",
+    help: "end every stream after at most this long (in its last 10 %, at random); clients reconnect and resume",
+  },
+  {
     name: "max-buffered-bytes",
     group: "Broker",
     arg: "BYTES",

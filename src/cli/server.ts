@@ -85,6 +85,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       historyMaxTotalBytes: config.historyMaxTotalBytes,
       shutdownRetrySpreadMs: config.shutdownRetrySpreadMs,
       retryMs: config.retryMs,
+      maxStreamLifetimeMs: config.maxStreamLifetimeMs,
       maxBodyBytes: config.maxBodyBytes,
       maxSelectorsPerSubscription: config.maxSelectorsPerSubscription,
       maxSelectorLength: config.maxSelectorLength,

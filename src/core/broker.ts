@@ -398,7 +398,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
           grants,
           bareFrames: opts.bareFrames ?? false,
           maxBufferedBytes: o.maxBufferedBytes,
-          expiresAt: opts.expiresAt,
+          expiresAt: this.#endOf(opts.expiresAt),
           client: opts.client,
           ...(opts.meta === undefined ? {} : { meta: opts.meta }),
         });
@@ -442,6 +442,18 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const ephemeral = this.ephemeralHistory.plan(seq ?? 0, selectors, wants, this.#seq);
     // Ephemeral history is best effort: its evictions do not make a data replay incomplete.
     return { complete: data.complete, cursor: new MergedCursor(data.cursor, ephemeral.cursor) };
+  }
+
+  /**
+   * When a stream opening now must end: its token's expiry, or sooner `maxStreamLifetimeMs`, at a random
+   * point in that lifetime's last 10 % (streams opened together, e.g. after a restart, must not all end
+   * and reconnect in the same second).
+   */
+  #endOf(tokenExpiresAt: number | undefined): number | undefined {
+    const life = this.options.maxStreamLifetimeMs;
+    if (life === null) return tokenExpiresAt;
+    const end = Date.now() + life - Math.floor(Math.random() * (life / 10));
+    return tokenExpiresAt === undefined ? end : Math.min(tokenExpiresAt, end);
   }
 
   #attach(session: Session, replay: ReplayCursor | null): void {

@@ -32,6 +32,7 @@ describe("--help and --version", () => {
       "--cors-origin",
       "--heartbeat-ms",
       "--retry-ms",
+      "--max-stream-lifetime-ms",
       "--max-buffered-bytes",
       "--flush-interval-ms",
       "--history-size",

@@ -254,6 +254,24 @@ describe("Broker heartbeat and expiry", () => {
     assert.equal(forever.closed, false);
     assert.deepEqual(meta, { mine: true }, "the caller's meta is not written to");
   });
+
+  it("ends every stream within maxStreamLifetimeMs, in its last 10 %, or at its token's expiry if sooner", async () => {
+    const b = broker({ maxStreamLifetimeMs: 1000 });
+    const before = Date.now();
+    const plain = b.subscribe({ selectors: ["a"] }).open(reader().sink);
+    const later = b.subscribe({ selectors: ["a"], expiresAt: before + 60_000 }).open(reader().sink);
+    const sooner = b.subscribe({ selectors: ["a"], expiresAt: before + 50 }).open(reader().sink);
+    const after = Date.now();
+    for (const s of [plain, later]) {
+      const end = s.expiresAt as number;
+      assert.ok(end >= before + 900 && end <= after + 1000, `ends in the last 10 % (${end - before} ms)`);
+    }
+    assert.equal(sooner.expiresAt, before + 50, "an earlier token expiry wins");
+    const closed: string[] = [];
+    b.on("session-close", (_s, reason) => closed.push(reason));
+    await waitFor("all three ended", () => closed.length === 3);
+    assert.deepEqual(closed, ["expired", "expired", "expired"]);
+  });
 });
 
 describe("Broker resume", () => {
