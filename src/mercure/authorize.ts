@@ -57,10 +57,15 @@ export function carriesAccessToken(req: IncomingMessage, url: URL, o: ResolvedMe
 const BEARER = /^Bearer +([^\s]+)\s*$/i;
 
 /**
- * Mercure 1.0 token sources: the `Authorization: Bearer` header, else the 1.0 cookie (ignored when the
- * header is there); never the URL (draft-08, Presenting the Access Token). `null` = no token.
+ * Mercure 1.0 token sources: the `Authorization: Bearer` header, else the 1.0 cookie, else an `at+jwt`
+ * token in the classic cookie (cookies are ignored when the header is there); never the URL (draft-08,
+ * Presenting the Access Token). `null` = no token.
  */
-export function findAccessToken(req: IncomingMessage, url: URL): { token: string; cookie: boolean } | null {
+export function findAccessToken(
+  req: IncomingMessage,
+  url: URL,
+  classicCookie?: string,
+): { token: string; cookie: boolean } | null {
   const q = queryOf(url);
   if (q.has("authorization") || q.has("access_token")) {
     throw invalidRequest("Mercure 1.0 access tokens are never accepted in the URL");
@@ -72,7 +77,13 @@ export function findAccessToken(req: IncomingMessage, url: URL): { token: string
       throw invalidRequest("the Authorization header must be 'Bearer <token>'");
     return { token: m[1], cookie: false };
   }
-  const cookie = readCookie(req.headers.cookie, ACCESS_TOKEN_COOKIE);
+  let cookie = readCookie(req.headers.cookie, ACCESS_TOKEN_COOKIE);
+  // An at+jwt token in the hub's classic cookie is still a 1.0 token: ignoring it would silently make its
+  // bearer anonymous (carriesAccessToken already counted it as 1.0).
+  if ((cookie === undefined || cookie === "") && classicCookie !== undefined) {
+    const classic = readCookie(req.headers.cookie, classicCookie);
+    if (classic !== undefined && isAccessToken(classic)) cookie = classic;
+  }
   return cookie === undefined || cookie === "" ? null : { token: cookie, cookie: true };
 }
 
@@ -82,7 +93,7 @@ export async function authorizeAccess(
   url: URL,
   o: ResolvedMercureOptions,
 ): Promise<AccessGrants | null> {
-  const found = findAccessToken(req, url);
+  const found = findAccessToken(req, url, o.cookieName);
   if (found === null) return null;
   if (found.cookie && req.method === "POST") checkOrigin(req, o.publishOrigins);
   return verifyAccessToken(found.token, o, new URL(o.hubUrl, url).href);

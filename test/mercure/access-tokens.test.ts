@@ -383,6 +383,22 @@ describe("Mercure 1.0 private updates (draft-08 §Subscribers, §Presenting the 
     s.close();
   });
 
+  it("§Cookie: an at+jwt token in the classic cookie is used as a 1.0 token, never dropped to anonymous", async () => {
+    const s = await connectSse(sub1, {
+      headers: { Cookie: `mercureAuthorization=${await mint({ details: books })}` },
+    });
+    assert.equal(s.status, 200, s.raw);
+    const pub = await mint({ details: all(["publish"]) });
+    const r = await publish1(hub, pub, ["https://example.com/books/1"], { private: true, data: "p-cookie" });
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(await settle(hub, s), ["p-cookie"]);
+    s.close();
+    const expired = await httpRequest(sub1, {
+      headers: { Cookie: `mercureAuthorization=${await mint({ details: books, exp: -60 })}` },
+    });
+    assert.equal(expired.status, 401, expired.body);
+  });
+
   it("§Presenting the Access Token: a token in the URL of a 1.0 subscription is refused (400)", async () => {
     const jwt = await mint({ details: books });
     const r = await httpRequest(`${sub1}&authorization=${jwt}`);
