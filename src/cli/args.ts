@@ -226,6 +226,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   const publishOrigins = src.originList("publish-origin");
   const maxMatchers = src.int("max-matchers", 1);
   const maxMatcherLength = src.int("max-matcher-length", 1);
+  const maxSubscribeBody = src.int("max-subscribe-body-bytes", 1);
   const regExpGroups = src.switch("url-pattern-regexp-groups");
   if (!enabled) {
     const stray = [
@@ -246,6 +247,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
           "hub-url",
           "max-matchers",
           "max-matcher-length",
+          "max-subscribe-body-bytes",
         ] as const
       ).map((n) => (src.has(n) ? `--${n}` : "")),
     ].filter((x) => x !== "");
@@ -266,6 +268,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   if (hubUrl !== undefined) o.hubUrl = hubUrl;
   if (maxMatchers !== undefined) o.maxMatchersPerSubscription = maxMatchers;
   if (maxMatcherLength !== undefined) o.maxMatcherLength = maxMatcherLength;
+  if (maxSubscribeBody !== undefined) o.maxSubscribeBodyBytes = maxSubscribeBody;
   if (regExpGroups) o.urlPatternRegExpGroups = true;
   if (oauthAudience !== undefined) o.oauthAudience = oauthAudience;
   if (oauthStrict) o.oauthStrict = true;
