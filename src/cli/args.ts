@@ -228,6 +228,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   const publishOrigins = src.originList("publish-origin");
   const maxMatchers = src.int("max-matchers", 1);
   const maxMatcherLength = src.int("max-matcher-length", 1);
+  const maxSubscribeBody = src.int("max-subscribe-body-bytes", 1);
   const regExpGroups = src.switch("url-pattern-regexp-groups");
   if (!enabled) {
     const stray = [
@@ -248,6 +249,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
           "hub-url",
           "max-matchers",
           "max-matcher-length",
+          "max-subscribe-body-bytes",
         ] as const
       ).map((n) => (src.has(n) ? `--${n}` : "")),
     ].filter((x) => x !== "");
@@ -268,6 +270,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   if (hubUrl !== undefined) o.hubUrl = hubUrl;
   if (maxMatchers !== undefined) o.maxMatchersPerSubscription = maxMatchers;
   if (maxMatcherLength !== undefined) o.maxMatcherLength = maxMatcherLength;
+  if (maxSubscribeBody !== undefined) o.maxSubscribeBodyBytes = maxSubscribeBody;
   if (regExpGroups) o.urlPatternRegExpGroups = true;
   if (oauthAudience !== undefined) o.oauthAudience = oauthAudience;
   if (oauthStrict) o.oauthStrict = true;

@@ -546,6 +546,14 @@ function mercureOptions(): OptionSpec[] {
       help: "Mercure 1.0: longest matcher value (UTF-16 code units); 400 past it",
     },
     {
+      name: "max-subscribe-body-bytes",
+      group,
+      arg: "N",
+      env: ["MERCURE_MAX_SUBSCRIBE_BODY_BYTES"],
+      default: "65536",
+      help: "Mercure 1.0: largest form body of a QUERY (or POST event-stream) subscription; 413 past it",
+    },
+    {
       name: "url-pattern-regexp-groups",
       group,
       env: ["MERCURE_URL_PATTERN_REGEXP_GROUPS"],

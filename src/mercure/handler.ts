@@ -17,9 +17,11 @@ import { HUB_PATH, SUBSCRIPTIONS_PATH } from "./paths.js";
 import { handlePublish } from "./publish.js";
 import { LocalSubscriptionRegistry, type SubscriptionRegistry } from "./registry.js";
 import { handleSubscribe } from "./subscribe.js";
+import { asksForEventStream, handleBodySubscribe } from "./subscribe-body.js";
 import { handleSubscriptionsApi } from "./subscriptions-api.js";
 
-const HUB_METHODS = "GET, POST, OPTIONS";
+// QUERY: a Mercure 1.0 subscription with its parameters in a form body (subscribe-body.ts).
+const HUB_METHODS = "GET, POST, QUERY, OPTIONS";
 const API_METHODS = "GET, OPTIONS";
 
 /** A Mercure hub route handler; `close()` stops publishing subscription events. */
@@ -41,8 +43,11 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
     const path = url.pathname;
     if (path !== HUB_PATH && !path.startsWith(`${HUB_PATH}/`)) return false;
     const method = req.method ?? "GET";
+    // A POST asking for an event stream subscribes (subscribe-body.ts); any other POST publishes.
+    const subscribePost = method === "POST" && asksForEventStream(req);
     // Publishing and subscribing have separate origin lists; a preflight says which one it asks about.
-    const publishing = method === "POST" || (method === "OPTIONS" && isPublishPreflight(req));
+    const publishing =
+      (method === "POST" && !subscribePost) || (method === "OPTIONS" && isPublishPreflight(req));
     const origins: CorsOrigins = publishing ? o.publishOrigins : o.corsOrigins;
     const headers: Record<string, string> = { ...corsHeaders(req, origins), Link: link };
     const isApi =
@@ -51,6 +56,8 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
       if (path === HUB_PATH) {
         if (method === "OPTIONS") preflight(req, res, origins, HUB_METHODS);
         else if (method === "GET") await handleSubscribe(broker, o, req, res, url, headers);
+        else if (method === "QUERY" || subscribePost)
+          await handleBodySubscribe(broker, o, req, res, url, headers);
         else if (method === "POST") await handlePublish(broker, o, req, res, url, headers);
         else throw methodNotAllowed(HUB_METHODS, headers);
       } else if (isApi) {

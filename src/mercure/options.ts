@@ -89,6 +89,8 @@ export interface MercureOptions {
   oauthAudience?: string | null;
   /** Mercure 1.0: also require `sub`, `client_id`, `iat` and `jti` in access tokens. Defaults to `false`. */
   oauthStrict?: boolean;
+  /** Mercure 1.0: largest form body of a `QUERY` (or `POST` event-stream) subscription; 413 past it. Defaults to `65536`. */
+  maxSubscribeBodyBytes?: number;
 }
 
 export interface ResolvedMercureOptions {
@@ -112,6 +114,7 @@ export interface ResolvedMercureOptions {
   readonly oauthIssuers: ReadonlyMap<string, VerificationKey>;
   readonly oauthAudience: string | null;
   readonly oauthStrict: boolean;
+  readonly maxSubscribeBodyBytes: number;
 }
 
 const KNOWN = new Set([
@@ -145,6 +148,7 @@ const KNOWN = new Set([
   "oauthIssuers",
   "oauthAudience",
   "oauthStrict",
+  "maxSubscribeBodyBytes",
 ]);
 
 /** Issuers → keys; a 1.0 hub needs its audience, and every issuer a key. */
@@ -250,6 +254,10 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
   }
   const regExpGroups = o.urlPatternRegExpGroups ?? false;
   if (typeof regExpGroups !== "boolean") throw optionsError("urlPatternRegExpGroups must be a boolean");
+  const maxSubscribeBodyBytes = o.maxSubscribeBodyBytes ?? 65_536;
+  if (!Number.isSafeInteger(maxSubscribeBodyBytes) || maxSubscribeBodyBytes < 1) {
+    throw optionsError("maxSubscribeBodyBytes must be an integer >= 1");
+  }
   return Object.freeze({
     publisherKey,
     subscriberKey,
@@ -270,5 +278,6 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
     oauthIssuers,
     oauthAudience,
     oauthStrict,
+    maxSubscribeBodyBytes,
   });
 }

@@ -52,8 +52,11 @@ export async function handleSubscribe(
   });
 }
 
-/** Mercure 1.0: `match…` matchers, `last_event_id`, and `Mercure-Last-Event-ID` on the response. */
-async function handleSubscribe1(
+/**
+ * Mercure 1.0: `match…` matchers, `last_event_id`, and `Mercure-Last-Event-ID` on the response. `fields`
+ * are the query's, or the union of query and body (subscribe-body.ts), query first.
+ */
+export async function handleSubscribe1(
   broker: Broker,
   o: ResolvedMercureOptions,
   req: IncomingMessage,
@@ -179,7 +182,10 @@ function countRefusal(broker: Broker, err: unknown): void {
   else if (code === "SSEB_ERR_LIMIT_SELECTOR") refusalsOf(broker).selector_bounds++;
 }
 
-/** The `Last-Event-ID` header wins over the `last_event_id` query parameter (draft-08, Reconnection). */
+/**
+ * The `Last-Event-ID` header wins over the `last_event_id` parameter (draft-08, Reconnection); of a query
+ * and a body value, the first one is the query's (draft-08, Subscription: the query's wins).
+ */
 function lastEventId1(req: IncomingMessage, fields: Map<string, string[]>): string | undefined {
   const header = req.headers["last-event-id"];
   if (typeof header === "string" && header !== "") return header;

@@ -501,6 +501,26 @@ describe("Mercure hub options", () => {
     assert.equal(d.mercure?.urlPatternRegExpGroups, undefined);
     assert.match(errorOf(["--jwt-key", "k", "--max-matchers", "0"]), /--max-matchers/);
     assert.match(errorOf(["--max-matchers", "4"]), /^--max-matchers configures the Mercure hub/);
+  });
+
+  it("takes the Mercure 1.0 subscribe body limit from --max-subscribe-body-bytes or MERCURE_MAX_SUBSCRIBE_BODY_BYTES", () => {
+    assert.equal(
+      config(["--jwt-key", "k", "--max-subscribe-body-bytes", "1024"]).mercure?.maxSubscribeBodyBytes,
+      1024,
+    );
+    assert.equal(
+      config(["--jwt-key", "k"], { MERCURE_MAX_SUBSCRIBE_BODY_BYTES: "2048" }).mercure?.maxSubscribeBodyBytes,
+      2048,
+    );
+    assert.equal(config(["--jwt-key", "k"]).mercure?.maxSubscribeBodyBytes, undefined, "the hub's default");
+    assert.match(
+      errorOf(["--jwt-key", "k", "--max-subscribe-body-bytes", "0"]),
+      /--max-subscribe-body-bytes/,
+    );
+    assert.match(
+      errorOf(["--max-subscribe-body-bytes", "4"]),
+      /^--max-subscribe-body-bytes configures the Mercure hub/,
+    );
     assert.match(
       errorOf(["--url-pattern-regexp-groups"]),
       /^--url-pattern-regexp-groups configures the Mercure hub/,

@@ -91,6 +91,7 @@ describe("--help and --version", () => {
       "--hub-url",
       "--max-matchers",
       "--max-matcher-length",
+      "--max-subscribe-body-bytes",
       "--url-pattern-regexp-groups",
       "--help",
       "--version",

@@ -24,6 +24,10 @@ export interface ConnectOptions {
   headers?: Record<string, string>;
   /** Abort if no response headers arrive in time. Defaults to `5000`. */
   connectTimeoutMs?: number;
+  /** e.g. `QUERY` or `POST` for a subscription with a body. Defaults to `GET`. */
+  method?: string;
+  /** Request body, sent as is (set its `Content-Type` in `headers`). */
+  body?: string | Buffer;
 }
 
 export interface SseConnection {
@@ -54,10 +58,14 @@ export interface SseConnection {
 
 /** Opens `url` with `Accept: text/event-stream`; resolves once the response headers arrived (any status). */
 export function connectSse(url: string | URL, options: ConnectOptions = {}): Promise<SseConnection> {
-  const { headers = {}, connectTimeoutMs = 5000 } = options;
+  const { headers = {}, connectTimeoutMs = 5000, method = "GET", body } = options;
   return new Promise((resolve, reject) => {
     // agent: false gives each stream its own socket, never a pooled keep-alive one.
-    const req = request(url, { agent: false, headers: { Accept: "text/event-stream", ...headers } });
+    const req = request(url, {
+      agent: false,
+      method,
+      headers: { Accept: "text/event-stream", ...headers },
+    });
     const timer = setTimeout(() => {
       req.destroy(new Error(`no response from ${String(url)} within ${connectTimeoutMs} ms`));
     }, connectTimeoutMs);
@@ -162,6 +170,6 @@ export function connectSse(url: string | URL, options: ConnectOptions = {}): Pro
         },
       });
     });
-    req.end();
+    req.end(body);
   });
 }

@@ -65,7 +65,7 @@ describe("Mercure routing", () => {
     for (const method of ["PUT", "DELETE", "PATCH"]) {
       const r = await httpRequest(hub.hub, { method });
       assert.equal(r.status, 405, method);
-      assert.equal(r.headers.allow, "GET, POST, OPTIONS");
+      assert.equal(r.headers.allow, "GET, POST, QUERY, OPTIONS");
     }
   });
 
