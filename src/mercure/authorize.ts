@@ -25,7 +25,8 @@ export async function authorize(
   const found = findToken(req, url, o.cookieName);
   if (found === null) return null;
   // Browsers attach cookies to cross-site form posts by themselves: only listed origins may publish so.
-  if (found.source === "cookie" && req.method === "POST") checkOrigin(req, o.publishOrigins);
+  // (A subscription, whatever its method, only reads: CORS keeps its answer from other origins.)
+  if (found.source === "cookie" && role === "publisher") checkOrigin(req, o.publishOrigins);
   const key = role === "publisher" ? o.publisherKey : o.subscriberKey;
   const payload = await verifyJwt(found.token, key, {
     clockToleranceSec: o.jwtClockToleranceSec,
@@ -91,11 +92,12 @@ export function findAccessToken(
 export async function authorizeAccess(
   req: IncomingMessage,
   url: URL,
+  role: Role,
   o: ResolvedMercureOptions,
 ): Promise<AccessGrants | null> {
   const found = findAccessToken(req, url, o.cookieName);
   if (found === null) return null;
-  if (found.cookie && req.method === "POST") checkOrigin(req, o.publishOrigins);
+  if (found.cookie && role === "publisher") checkOrigin(req, o.publishOrigins);
   return verifyAccessToken(found.token, o, new URL(o.hubUrl, url).href);
 }
 

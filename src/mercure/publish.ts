@@ -32,7 +32,7 @@ export async function handlePublish(
   // Authorize before reading the body: an unauthenticated client gets nothing buffered.
   if (carriesAccessToken(req, url, o)) {
     // Mercure 1.0: an `at+jwt` token whose publish matchers must cover every topic.
-    const grants = await authorizeAccess(req, url, o);
+    const grants = await authorizeAccess(req, url, "publisher", o);
     if (grants === null) throw authRequired("publishing needs a token");
     if (grants.publish.selectors.length === 0) throw insufficientScope("the token grants no publish action");
     return publishCovered(broker, req, res, headers, req.headers.authorization ?? null, (topic) => {

@@ -117,7 +117,7 @@ async function subscriberGrants(
 ): Promise<SubscriberGrants | null> {
   if (v1 && queryOf(url).has("authorization")) findAccessToken(req, url); // throws the coded 400
   if (v1 && carriesAccessToken(req, url, o)) {
-    const g = await authorizeAccess(req, url, o);
+    const g = await authorizeAccess(req, url, "subscriber", o);
     if (g === null) {
       if (!o.anonymous) throw authRequired("subscribing needs a token");
       return null;

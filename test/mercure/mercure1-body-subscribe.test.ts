@@ -519,6 +519,35 @@ describe("private updates to a body subscription (draft-08 §Subscribers, §Auth
     allowed.close();
     anonymous.close();
   });
+
+  it("a cookie-authenticated POST subscription needs no publisher origin (it only reads); a cookie publish does", async () => {
+    const sub = await accessToken({ subscribe: [{ match: "https://example.com/cookie/1" }] });
+    const sse = await subscribeWithBody(
+      [],
+      [
+        ["match", "https://example.com/cookie/1"],
+        ["match", MARKER],
+      ],
+      {
+        method: "POST",
+        headers: { Accept: "text/event-stream", Cookie: `__Secure-mercure_access_token=${sub}` },
+      },
+    );
+    assert.equal(sse.status, 200, sse.raw);
+    const pub = await accessToken({ publish: [{ match: "*" }] });
+    const fields: [string, string][] = [
+      ["topic", "https://example.com/cookie/1"],
+      ["data", "c1"],
+      ["private", "on"],
+    ];
+    const viaCookie = await publishForm(hub.hub, fields, null, {
+      Cookie: `__Secure-mercure_access_token=${pub}`,
+    });
+    assert.equal(viaCookie.status, 403, "a cookie publish without an allowed Origin is still refused");
+    assert.equal((await publishForm(hub.hub, fields, pub)).status, 200);
+    assert.deepEqual(await settle(hub, sse), ["c1"]);
+    sse.close();
+  });
 });
 
 describe("the maxSubscribeBodyBytes option", () => {
