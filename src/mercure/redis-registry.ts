@@ -2,7 +2,8 @@
  * Cluster-wide active subscriptions for the Mercure subscriptions API, kept in Redis.
  *
  * Each node writes its own Mercure subscriptions to its own hash, `${keyPrefix}subscriptions:${nodeId}`
- * (field = subscription IRI, value = topic, subscriber and payload), as its sessions open and close. ONE
+ * (field = subscription IRI, value = topic or Mercure 1.0 matcher, subscriber and payload), as its sessions
+ * open and close. ONE
  * timer per node refreshes the hash's TTL and the node's score (Redis time) in the sorted set
  * `${keyPrefix}subscriptions`, so a node that dies without closing (SIGKILL, power loss) drops out of every
  * list within `ttlMs`. `list()` reads the hashes of the nodes in that set.
@@ -23,13 +24,17 @@ import type { Broker } from "../core/broker.js";
 import type { Session } from "../core/session.js";
 import { optionsError, SseBrokerError } from "../errors.js";
 import type { Logger } from "../options.js";
-import { subscriptionId } from "./paths.js";
+import { MATCH_TYPES, type MatchType, subscriptionId, subscriptionId1 } from "./paths.js";
 import {
+  type Mercure1SubscriptionDocument,
+  type Mercure1SubscriptionFilter,
+  matchesFilter1,
   mercureMeta,
   type SubscriptionDocument,
   type SubscriptionFilter,
   type SubscriptionRegistry,
   subscriptionDocument,
+  subscriptionDocument1,
 } from "./registry.js";
 
 export interface RedisSubscriptionRegistryOptions {
@@ -55,6 +60,14 @@ export interface RedisSubscriptionRegistryOptions {
 /** What a hash field holds: enough to rebuild the subscription document. */
 interface Entry {
   topic: string;
+  subscriber: string;
+  payload?: unknown;
+}
+
+/** A Mercure 1.0 subscription's field value (told apart from a classic one by `matchType`). */
+interface Entry1 {
+  matchType: MatchType;
+  match: string;
   subscriber: string;
   payload?: unknown;
 }
@@ -168,6 +181,30 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
 
   /** Every live node's subscriptions matching the filter; 503 SSEB_ERR_BACKPLANE_UNAVAILABLE when Redis is not. */
   async list(filter: SubscriptionFilter): Promise<readonly SubscriptionDocument[]> {
+    const out: SubscriptionDocument[] = [];
+    for (const value of await this.#values()) {
+      const e = parseEntry(value);
+      if (e === null) continue;
+      if (filter.topic !== undefined && e.topic !== filter.topic) continue;
+      if (filter.subscriber !== undefined && e.subscriber !== filter.subscriber) continue;
+      out.push(subscriptionDocument(e.topic, e.subscriber, true, e.payload));
+    }
+    return out;
+  }
+
+  /** Every live node's Mercure 1.0 subscriptions matching the filter; 503 as `list`. */
+  async listMercure1(filter: Mercure1SubscriptionFilter): Promise<readonly Mercure1SubscriptionDocument[]> {
+    const out: Mercure1SubscriptionDocument[] = [];
+    for (const value of await this.#values()) {
+      const e = parseEntry1(value);
+      if (e === null || !matchesFilter1(e, e.subscriber, filter)) continue;
+      out.push(subscriptionDocument1(e, e.subscriber, true));
+    }
+    return out;
+  }
+
+  /** The field values of every live node's hash. */
+  async #values(): Promise<string[]> {
     let hashes: Record<string, string>[];
     try {
       // Still connecting (not a known outage): wait for the connection rather than answer 503 at once.
@@ -183,17 +220,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
         { statusCode: 503, cause: err },
       );
     }
-    const out: SubscriptionDocument[] = [];
-    for (const hash of hashes) {
-      for (const value of Object.values(hash)) {
-        const e = parseEntry(value);
-        if (e === null) continue;
-        if (filter.topic !== undefined && e.topic !== filter.topic) continue;
-        if (filter.subscriber !== undefined && e.subscriber !== filter.subscriber) continue;
-        out.push(subscriptionDocument(e.topic, e.subscriber, true, e.payload));
-      }
-    }
-    return out;
+    return hashes.flatMap((h) => Object.values(h));
   }
 
   /** Stops the timer, removes this node's entries from Redis (bounded by the command timeout), disconnects. */
@@ -226,6 +253,13 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
       this.#own.set(field, value);
       fields.push(field, value);
     }
+    for (const sub of m.matchers ?? []) {
+      const entry: Entry1 = { ...sub, subscriber: m.subscriber };
+      const field = subscriptionId1(sub.matchType, sub.match, m.subscriber);
+      const value = JSON.stringify(entry);
+      this.#own.set(field, value);
+      fields.push(field, value);
+    }
     if (fields.length === 0) return;
     // The TTL goes with the first write, so a node killed before its next refresh leaves nothing forever.
     this.#write(
@@ -241,6 +275,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     const m = mercureMeta(session);
     if (m === undefined) return;
     const fields = m.topics.map((topic) => subscriptionId(topic, m.subscriber));
+    for (const sub of m.matchers ?? []) fields.push(subscriptionId1(sub.matchType, sub.match, m.subscriber));
     for (const f of fields) this.#own.delete(f);
     if (fields.length === 0 || this.#closing !== undefined) return;
     this.#write(this.#redis.hdel(this.key, ...fields));
@@ -335,6 +370,17 @@ function parseEntry(value: string): Entry | null {
     const e = JSON.parse(value) as Partial<Entry> | null;
     if (typeof e?.topic !== "string" || typeof e.subscriber !== "string") return null;
     return e as Entry;
+  } catch {
+    return null;
+  }
+}
+
+function parseEntry1(value: string): Entry1 | null {
+  try {
+    const e = JSON.parse(value) as Partial<Entry1> | null;
+    if (!MATCH_TYPES.includes(e?.matchType as MatchType)) return null;
+    if (typeof e?.match !== "string" || typeof e.subscriber !== "string") return null;
+    return e as Entry1;
   } catch {
     return null;
   }
