@@ -148,12 +148,16 @@ async function watcher(jwt: string): Promise<SseConnection> {
 }
 
 describe("Mercure 1.0 subscription events (draft-08 §Subscription Events)", () => {
-  it("publishes one private `event: mercure` update per subscription on start and end, to authorized subscribers only", async () => {
+  it("publishes one private `event: mercure` update per subscription on start and end, to authorized subscribers only", async (t) => {
     const allowed = await watcher(await mint([subscribe(...WATCH)]));
     const denied = await watcher(
       await mint([subscribe({ match: "https://example.com/*", match_type: "urlpattern" })]),
     );
     const s = await threeSubscriptions();
+    // Closed even when an assertion fails, so later cases see only their own subscribers.
+    t.after(() => {
+      for (const c of [s, allowed, denied]) c.close();
+    });
     const subscriberOf = (): string | undefined =>
       allowed.events
         .filter((e) => e.event === "mercure")
