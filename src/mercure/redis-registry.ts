@@ -195,7 +195,13 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
   /** Every live node's Mercure 1.0 subscriptions matching the filter; 503 as `list`. */
   async listMercure1(filter: Mercure1SubscriptionFilter): Promise<readonly Mercure1SubscriptionDocument[]> {
     const out: Mercure1SubscriptionDocument[] = [];
-    for (const value of await this.#values()) {
+    // One subscription: its field on each node (one HGET each), not every node's whole hash.
+    const { matchType, match, subscriber } = filter;
+    const field =
+      matchType === undefined || match === undefined || subscriber === undefined
+        ? undefined
+        : subscriptionId1(matchType, match, subscriber);
+    for (const value of await this.#values(field)) {
       const e = parseEntry1(value);
       if (e === null || !matchesFilter1(e, e.subscriber, filter)) continue;
       out.push(subscriptionDocument1(e, e.subscriber, true));
@@ -203,15 +209,21 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     return out;
   }
 
-  /** The field values of every live node's hash. */
-  async #values(): Promise<string[]> {
-    let hashes: Record<string, string>[];
+  /** The field values of every live node's hash, or only those of `field`. */
+  async #values(field?: string): Promise<string[]> {
+    let values: string[];
     try {
       // Still connecting (not a known outage): wait for the connection rather than answer 503 at once.
       if (this.#redis.status !== "ready" && this.#downSince === undefined) await this.#ready();
       const nodes = await this.#redis.zrange(this.nodesKey, 0, -1);
       // Sent together on one connection: one round trip for all nodes. Expired hashes read as empty.
-      hashes = await Promise.all(nodes.map((n) => this.#redis.hgetall(`${this.nodesKey}:${n}`)));
+      if (field !== undefined) {
+        const found = await Promise.all(nodes.map((n) => this.#redis.hget(`${this.nodesKey}:${n}`, field)));
+        values = found.filter((v) => v !== null);
+      } else {
+        const hashes = await Promise.all(nodes.map((n) => this.#redis.hgetall(`${this.nodesKey}:${n}`)));
+        values = hashes.flatMap((h) => Object.values(h));
+      }
     } catch (err) {
       this.#down(err);
       throw new SseBrokerError(
@@ -220,7 +232,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
         { statusCode: 503, cause: err },
       );
     }
-    return hashes.flatMap((h) => Object.values(h));
+    return values;
   }
 
   /** Stops the timer, removes this node's entries from Redis (bounded by the command timeout), disconnects. */

@@ -118,6 +118,13 @@ describe("Mercure 1.0 subscriptions across nodes", () => {
     const one = await call(b.port, "GET", doc.id, auth);
     assert.equal(one.status, 200, one.body);
     assert.deepEqual(JSON.parse(one.body), doc, "the single document on B");
+    const unknown = await call(
+      b.port,
+      "GET",
+      `${API}/urlpattern/${PATTERN_ENCODED}/urn%3Auuid%3Anobody`,
+      auth,
+    );
+    assert.equal(unknown.status, 404, "an unknown subscriber of a known matcher");
 
     // ---- B's watcher got A's subscription event through the backplane ----
     const eventOf = (active: boolean) =>
