@@ -322,6 +322,24 @@ describe("Mercure 1.0 subscription API (draft-08 §Subscription API)", () => {
     assert.equal(r.headers.etag, '"earliest"');
   });
 
+  it("quotes a cursor holding quotes on Link and tags it by digest in ETag (RFC 8288, RFC 9110)", async () => {
+    const id = 'urn:x:"quoted" id';
+    const p = await publishForm(
+      fresh.hub,
+      [
+        ["topic", MARKER],
+        ["data", "x"],
+        ["id", id],
+      ],
+      await publisherToken(),
+    );
+    assert.equal(p.status, 200, p.body);
+    const r = await get(fresh, API, readAll);
+    assert.equal(r.status, 200, r.body);
+    assert.ok(String(r.headers.link).includes('; last-event-id="urn:x:\\"quoted\\" id"; '), r.headers.link);
+    assert.match(String(r.headers.etag), /^"sha256-[A-Za-z0-9_-]{43}"$/);
+  });
+
   it("exposes Link to cross-origin subscribers (Access-Control-Expose-Headers)", async () => {
     const r = await get(hub, API, readAll, { Origin: APP_ORIGIN });
     assert.equal(r.status, 200);
