@@ -336,7 +336,10 @@ describe("Mercure 1.0 subscription API (draft-08 §Subscription API)", () => {
     assert.equal(p.status, 200, p.body);
     const r = await get(fresh, API, readAll);
     assert.equal(r.status, 200, r.body);
-    assert.ok(String(r.headers.link).includes('; last-event-id="urn:x:\\"quoted\\" id"; '), r.headers.link);
+    assert.ok(
+      String(r.headers.link).includes('; last-event-id="urn:x:\\"quoted\\" id"; '),
+      String(r.headers.link),
+    );
     assert.match(String(r.headers.etag), /^"sha256-[A-Za-z0-9_-]{43}"$/);
   });
 
