@@ -127,6 +127,7 @@ async function threeSubscriptions(): Promise<SseConnection> {
       ["match", EXACT],
       ["match_urlpattern", PATTERN],
       ["match_exact", OTHER],
+      ["subscriber", "urn:uuid:forged"], // never taken from the client (§Subscriber Identifier Assignment)
     ]),
     bearer(jwt),
   );
@@ -172,6 +173,7 @@ describe("Mercure 1.0 subscription events (draft-08 §Subscription Events)", () 
       subscriber,
       /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
+    assert.notEqual(subscriber, "urn:uuid:forged");
     const encodedSubscriber = `urn%3Auuid%3A${subscriber.slice("urn:uuid:".length)}`;
     const byMatch = new Map(docsOf(allowed, subscriber).map((d) => [d.match, d]));
     // §Subscription Events: topic/id shape, canonical match_type, each variable encoded exactly once;
