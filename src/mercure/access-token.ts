@@ -26,10 +26,30 @@ export interface AccessGrants {
    * that fan-out checks an update once for all subscribers holding the same token rules.
    */
   readonly subscribe: SelectorSet;
-  /** `payload` of the first subscribe detail carrying one (draft-08, Payloads; simplified). */
+  /** `payload` of the first subscribe detail carrying one: for classic `topic=` subscriptions. */
   readonly payload: unknown;
+  /**
+   * The `subscribe` details in token order (at most MAX_DETAILS), each with its compiled topics: a Mercure
+   * 1.0 subscription's payload is the first one's matching its matcher string (see `payloadFor`).
+   */
+  readonly subscribeDetails: readonly SubscribeDetail[];
   /** `exp` in ms since epoch. */
   readonly expiresAt: number;
+}
+
+export interface SubscribeDetail {
+  readonly topics: SelectorSet;
+  readonly payload: unknown;
+}
+
+/**
+ * draft-08, Payloads: the `payload` of the first `subscribe` detail whose topics match the subscription's
+ * own matcher string taken as a topic (an exact matcher byte for byte, a URL pattern evaluated on it, `*`
+ * everything). The first matching detail wins even without a payload, as the draft orders them.
+ */
+export function payloadFor(grants: AccessGrants, match: string): unknown {
+  for (const d of grants.subscribeDetails) if (d.topics.matches(match)) return d.payload;
+  return undefined;
 }
 
 export function invalidToken(message: string, cause?: unknown): SseBrokerError {
@@ -127,9 +147,10 @@ function grantsOf(
 ): Omit<AccessGrants, "expiresAt"> {
   const publish: Selector[] = [];
   const subscribe: Selector[] = [];
+  const subscribeDetails: SubscribeDetail[] = [];
   let payload: unknown;
   if (details === undefined)
-    return { publish: new SelectorSet([]), subscribe: new SelectorSet(subscribe), payload };
+    return { publish: new SelectorSet([]), subscribe: new SelectorSet(subscribe), payload, subscribeDetails };
   if (!Array.isArray(details)) throw invalidToken("authorization_details must be an array");
   let mercure = 0;
   // URL patterns of one token share the budget of one subscription: compiling is ~1.3 µs per character.
@@ -154,9 +175,15 @@ function grantsOf(
     if (actions.includes("subscribe")) {
       subscribe.push(...selectors);
       if (payload === undefined) payload = detail.payload;
+      subscribeDetails.push({ topics: new SelectorSet(selectors), payload: detail.payload });
     }
   }
-  return { publish: new SelectorSet(publish), subscribe: new SelectorSet(subscribe), payload };
+  return {
+    publish: new SelectorSet(publish),
+    subscribe: new SelectorSet(subscribe),
+    payload,
+    subscribeDetails,
+  };
 }
 
 /** A topic matcher list: `{match, match_type?}` objects, `exact` by default; checked as query matchers are. */

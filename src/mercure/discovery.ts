@@ -11,6 +11,8 @@ export interface MercureLinkAttributes {
   self?: string;
   /** Last event id the resource reflects, to pass back as `lastEventID` when subscribing. */
   lastEventId?: string;
+  /** SSE `event` type of the updates (e.g. `mercure` on the Mercure 1.0 subscriptions API). */
+  type?: string;
   /** Content type of the updates' data. */
   contentType?: string;
   /** URL of a JWK set to decrypt updates. */
@@ -32,6 +34,7 @@ function target(url: string): string {
 export function mercureLinkHeader(hubUrl: string = HUB_PATH, attrs: MercureLinkAttributes = {}): string {
   let link = `${target(hubUrl)}; rel="mercure"`;
   if (attrs.lastEventId !== undefined) link += `; last-event-id=${quote(attrs.lastEventId)}`;
+  if (attrs.type !== undefined) link += `; type=${quote(attrs.type)}`;
   if (attrs.contentType !== undefined) link += `; content-type=${quote(attrs.contentType)}`;
   if (attrs.keySet !== undefined) link += `; key-set=${quote(attrs.keySet)}`;
   if (attrs.self !== undefined) link += `, ${target(attrs.self)}; rel="self"`;

@@ -6,9 +6,18 @@
 export { addMercureLink, type MercureLinkAttributes, mercureLinkHeader } from "./discovery.js";
 export { createMercureHandler, type MercureHandler } from "./handler.js";
 export { type MercureOptions, type ResolvedMercureOptions, resolveMercureOptions } from "./options.js";
-export { HUB_PATH, SUBSCRIPTIONS_PATH, subscriptionId } from "./paths.js";
+export {
+  HUB_PATH,
+  type MatchType,
+  SUBSCRIPTIONS_PATH,
+  subscriptionId,
+  subscriptionId1,
+} from "./paths.js";
 export {
   LocalSubscriptionRegistry,
+  type Mercure1Subscription,
+  type Mercure1SubscriptionDocument,
+  type Mercure1SubscriptionFilter,
   type MercureSessionMeta,
   type SubscriptionDocument,
   type SubscriptionFilter,

@@ -23,3 +23,15 @@ export function encodeSegment(value: string): string {
 export function subscriptionId(topic: string, subscriber: string): string {
   return `${SUBSCRIPTIONS_PATH}/${encodeSegment(topic)}/${encodeSegment(subscriber)}`;
 }
+
+/** Mercure 1.0 matcher types by canonical name (draft-08, Matcher Types). */
+export type MatchType = "exact" | "urlpattern";
+export const MATCH_TYPES: readonly MatchType[] = ["exact", "urlpattern"];
+
+/**
+ * `/.well-known/mercure/subscriptions/{match_type}/{match}/{subscriber}` (draft-08, Subscription Events):
+ * id and topic of one Mercure 1.0 subscription, each variable encoded once, as a whole.
+ */
+export function subscriptionId1(matchType: MatchType, match: string, subscriber: string): string {
+  return `${SUBSCRIPTIONS_PATH}/${matchType}/${encodeSegment(match)}/${encodeSegment(subscriber)}`;
+}

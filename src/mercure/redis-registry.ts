@@ -2,7 +2,8 @@
  * Cluster-wide active subscriptions for the Mercure subscriptions API, kept in Redis.
  *
  * Each node writes its own Mercure subscriptions to its own hash, `${keyPrefix}subscriptions:${nodeId}`
- * (field = subscription IRI, value = topic, subscriber and payload), as its sessions open and close. ONE
+ * (field = subscription IRI, value = topic or Mercure 1.0 matcher, subscriber and payload), as its sessions
+ * open and close. ONE
  * timer per node refreshes the hash's TTL and the node's score (Redis time) in the sorted set
  * `${keyPrefix}subscriptions`, so a node that dies without closing (SIGKILL, power loss) drops out of every
  * list within `ttlMs`. `list()` reads the hashes of the nodes in that set.
@@ -23,13 +24,17 @@ import type { Broker } from "../core/broker.js";
 import type { Session } from "../core/session.js";
 import { optionsError, SseBrokerError } from "../errors.js";
 import type { Logger } from "../options.js";
-import { subscriptionId } from "./paths.js";
+import { MATCH_TYPES, type MatchType, subscriptionId, subscriptionId1 } from "./paths.js";
 import {
+  type Mercure1SubscriptionDocument,
+  type Mercure1SubscriptionFilter,
+  matchesFilter1,
   mercureMeta,
   type SubscriptionDocument,
   type SubscriptionFilter,
   type SubscriptionRegistry,
   subscriptionDocument,
+  subscriptionDocument1,
 } from "./registry.js";
 
 export interface RedisSubscriptionRegistryOptions {
@@ -55,6 +60,14 @@ export interface RedisSubscriptionRegistryOptions {
 /** What a hash field holds: enough to rebuild the subscription document. */
 interface Entry {
   topic: string;
+  subscriber: string;
+  payload?: unknown;
+}
+
+/** A Mercure 1.0 subscription's field value (told apart from a classic one by `matchType`). */
+interface Entry1 {
+  matchType: MatchType;
+  match: string;
   subscriber: string;
   payload?: unknown;
 }
@@ -168,13 +181,49 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
 
   /** Every live node's subscriptions matching the filter; 503 SSEB_ERR_BACKPLANE_UNAVAILABLE when Redis is not. */
   async list(filter: SubscriptionFilter): Promise<readonly SubscriptionDocument[]> {
-    let hashes: Record<string, string>[];
+    const out: SubscriptionDocument[] = [];
+    for (const value of await this.#values()) {
+      const e = parseEntry(value);
+      if (e === null) continue;
+      if (filter.topic !== undefined && e.topic !== filter.topic) continue;
+      if (filter.subscriber !== undefined && e.subscriber !== filter.subscriber) continue;
+      out.push(subscriptionDocument(e.topic, e.subscriber, true, e.payload));
+    }
+    return out;
+  }
+
+  /** Every live node's Mercure 1.0 subscriptions matching the filter; 503 as `list`. */
+  async listMercure1(filter: Mercure1SubscriptionFilter): Promise<readonly Mercure1SubscriptionDocument[]> {
+    const out: Mercure1SubscriptionDocument[] = [];
+    // One subscription: its field on each node (one HGET each), not every node's whole hash.
+    const { matchType, match, subscriber } = filter;
+    const field =
+      matchType === undefined || match === undefined || subscriber === undefined
+        ? undefined
+        : subscriptionId1(matchType, match, subscriber);
+    for (const value of await this.#values(field)) {
+      const e = parseEntry1(value);
+      if (e === null || !matchesFilter1(e, e.subscriber, filter)) continue;
+      out.push(subscriptionDocument1(e, e.subscriber, true));
+    }
+    return out;
+  }
+
+  /** The field values of every live node's hash, or only those of `field`. */
+  async #values(field?: string): Promise<string[]> {
+    let values: string[];
     try {
       // Still connecting (not a known outage): wait for the connection rather than answer 503 at once.
       if (this.#redis.status !== "ready" && this.#downSince === undefined) await this.#ready();
       const nodes = await this.#redis.zrange(this.nodesKey, 0, -1);
       // Sent together on one connection: one round trip for all nodes. Expired hashes read as empty.
-      hashes = await Promise.all(nodes.map((n) => this.#redis.hgetall(`${this.nodesKey}:${n}`)));
+      if (field !== undefined) {
+        const found = await Promise.all(nodes.map((n) => this.#redis.hget(`${this.nodesKey}:${n}`, field)));
+        values = found.filter((v) => v !== null);
+      } else {
+        const hashes = await Promise.all(nodes.map((n) => this.#redis.hgetall(`${this.nodesKey}:${n}`)));
+        values = hashes.flatMap((h) => Object.values(h));
+      }
     } catch (err) {
       this.#down(err);
       throw new SseBrokerError(
@@ -183,17 +232,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
         { statusCode: 503, cause: err },
       );
     }
-    const out: SubscriptionDocument[] = [];
-    for (const hash of hashes) {
-      for (const value of Object.values(hash)) {
-        const e = parseEntry(value);
-        if (e === null) continue;
-        if (filter.topic !== undefined && e.topic !== filter.topic) continue;
-        if (filter.subscriber !== undefined && e.subscriber !== filter.subscriber) continue;
-        out.push(subscriptionDocument(e.topic, e.subscriber, true, e.payload));
-      }
-    }
-    return out;
+    return values;
   }
 
   /** Stops the timer, removes this node's entries from Redis (bounded by the command timeout), disconnects. */
@@ -226,6 +265,13 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
       this.#own.set(field, value);
       fields.push(field, value);
     }
+    for (const sub of m.matchers ?? []) {
+      const entry: Entry1 = { ...sub, subscriber: m.subscriber };
+      const field = subscriptionId1(sub.matchType, sub.match, m.subscriber);
+      const value = JSON.stringify(entry);
+      this.#own.set(field, value);
+      fields.push(field, value);
+    }
     if (fields.length === 0) return;
     // The TTL goes with the first write, so a node killed before its next refresh leaves nothing forever.
     this.#write(
@@ -241,6 +287,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     const m = mercureMeta(session);
     if (m === undefined) return;
     const fields = m.topics.map((topic) => subscriptionId(topic, m.subscriber));
+    for (const sub of m.matchers ?? []) fields.push(subscriptionId1(sub.matchType, sub.match, m.subscriber));
     for (const f of fields) this.#own.delete(f);
     if (fields.length === 0 || this.#closing !== undefined) return;
     this.#write(this.#redis.hdel(this.key, ...fields));
@@ -335,6 +382,17 @@ function parseEntry(value: string): Entry | null {
     const e = JSON.parse(value) as Partial<Entry> | null;
     if (typeof e?.topic !== "string" || typeof e.subscriber !== "string") return null;
     return e as Entry;
+  } catch {
+    return null;
+  }
+}
+
+function parseEntry1(value: string): Entry1 | null {
+  try {
+    const e = JSON.parse(value) as Partial<Entry1> | null;
+    if (!MATCH_TYPES.includes(e?.matchType as MatchType)) return null;
+    if (typeof e?.match !== "string" || typeof e.subscriber !== "string") return null;
+    return e as Entry1;
   } catch {
     return null;
   }

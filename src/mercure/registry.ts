@@ -6,16 +6,47 @@
  */
 import type { Broker } from "../core/broker.js";
 import type { Session } from "../core/session.js";
-import { JSONLD_CONTEXT, subscriptionId } from "./paths.js";
+import { JSONLD_CONTEXT, type MatchType, subscriptionId, subscriptionId1 } from "./paths.js";
 
 /** What the hub keeps in `session.meta.mercure` for each subscriber connection. */
 export interface MercureSessionMeta {
   /** Subscriber IRI (`urn:uuid:…`), shared by all its subscriptions. */
   readonly subscriber: string;
-  /** Topic selectors, one subscription each. */
+  /** Classic topic selectors (`topic=`), one subscription each; empty for a Mercure 1.0 subscriber. */
   readonly topics: readonly string[];
-  /** `mercure.payload` of the subscriber's token. */
+  /** `mercure.payload` of the subscriber's token (classic subscriptions). */
   readonly payload: unknown;
+  /** Mercure 1.0 subscriptions (`match…=`), one per matcher; absent or empty for a classic subscriber. */
+  readonly matchers?: readonly Mercure1Subscription[] | undefined;
+}
+
+/** One Mercure 1.0 subscription of a connection: its matcher and the payload its token gives it. */
+export interface Mercure1Subscription {
+  /** Canonical matcher type name. */
+  readonly matchType: MatchType;
+  /** The matcher string as the subscriber sent it. */
+  readonly match: string;
+  /** `payload` of the first `subscribe` detail of the token matching `match` (draft-08, Payloads). */
+  readonly payload?: unknown;
+}
+
+/** One Mercure 1.0 subscription as a JSON document (draft-08, Subscription Events and Subscription API). */
+export interface Mercure1SubscriptionDocument {
+  /** Also the topic of its subscription events. */
+  readonly id: string;
+  readonly type: "subscription";
+  readonly match_type: MatchType;
+  readonly match: string;
+  readonly subscriber: string;
+  readonly active: boolean;
+  readonly payload?: unknown;
+}
+
+export interface Mercure1SubscriptionFilter {
+  readonly matchType?: MatchType | undefined;
+  /** Only subscriptions with exactly this matcher string (and `matchType`). */
+  readonly match?: string | undefined;
+  readonly subscriber?: string | undefined;
 }
 
 /** One subscription as a JSON-LD document (subscription events and the API share it). */
@@ -39,6 +70,11 @@ export interface SubscriptionFilter {
 export interface SubscriptionRegistry {
   /** Active subscriptions matching the filter. */
   list(filter: SubscriptionFilter): Promise<readonly SubscriptionDocument[]>;
+  /**
+   * Active Mercure 1.0 subscriptions matching the filter. Registries without it list none to the 1.0
+   * subscriptions API.
+   */
+  listMercure1?(filter: Mercure1SubscriptionFilter): Promise<readonly Mercure1SubscriptionDocument[]>;
   /** Called once by the hub, for registries that keep their own records of the broker's sessions. */
   attach?(broker: Broker): void;
 }
@@ -58,6 +94,31 @@ export function subscriptionDocument(
     active,
   };
   return payload === undefined ? doc : { ...doc, payload };
+}
+
+export function subscriptionDocument1(
+  s: Mercure1Subscription,
+  subscriber: string,
+  active: boolean,
+): Mercure1SubscriptionDocument {
+  const doc: Mercure1SubscriptionDocument = {
+    id: subscriptionId1(s.matchType, s.match, subscriber),
+    type: "subscription",
+    match_type: s.matchType,
+    match: s.match,
+    subscriber,
+    active,
+  };
+  return s.payload === undefined ? doc : { ...doc, payload: s.payload };
+}
+
+/** True when a 1.0 subscription passes the filter. */
+export function matchesFilter1(s: Mercure1Subscription, subscriber: string, f: Mercure1SubscriptionFilter) {
+  return (
+    (f.matchType === undefined || s.matchType === f.matchType) &&
+    (f.match === undefined || s.match === f.match) &&
+    (f.subscriber === undefined || subscriber === f.subscriber)
+  );
 }
 
 /** The hub's metadata of a session, or `undefined` for sessions opened by other routes. */
@@ -82,6 +143,18 @@ export class LocalSubscriptionRegistry implements SubscriptionRegistry {
       for (const topic of m.topics) {
         if (filter.topic !== undefined && topic !== filter.topic) continue;
         out.push(subscriptionDocument(topic, m.subscriber, true, m.payload));
+      }
+    }
+    return out;
+  }
+
+  async listMercure1(filter: Mercure1SubscriptionFilter): Promise<readonly Mercure1SubscriptionDocument[]> {
+    const out: Mercure1SubscriptionDocument[] = [];
+    for (const session of this.#broker.sessions) {
+      const m = mercureMeta(session);
+      if (m?.matchers === undefined || session.closed) continue;
+      for (const s of m.matchers) {
+        if (matchesFilter1(s, m.subscriber, filter)) out.push(subscriptionDocument1(s, m.subscriber, true));
       }
     }
     return out;

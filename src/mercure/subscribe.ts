@@ -8,13 +8,14 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import type { Selector, SelectorSet } from "../core/topic.js";
+import { MAX_TOPIC_LENGTH, type Selector, type SelectorSet } from "../core/topic.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { admitStream } from "../http/limits.js";
 import { openEventStream } from "../http/stream.js";
 import { parseUrlEncoded, queryOf } from "../http/urlencoded.js";
 import { refusalsOf } from "../metrics/refusals.js";
+import { payloadFor } from "./access-token.js";
 import {
   authorize,
   authorizeAccess,
@@ -24,7 +25,8 @@ import {
 } from "./authorize.js";
 import { compileMatchers, isMercure1, type Mercure1Matchers, readMatchers } from "./matchers.js";
 import type { ResolvedMercureOptions } from "./options.js";
-import type { MercureSessionMeta } from "./registry.js";
+import { subscriptionId1 } from "./paths.js";
+import type { Mercure1Subscription, MercureSessionMeta } from "./registry.js";
 
 export async function handleSubscribe(
   broker: Broker,
@@ -70,6 +72,7 @@ export async function handleSubscribe1(
   let compiled: Selector[];
   try {
     matchers = readMatchers(fields, o);
+    if (o.subscriptions) checkEventTopics(matchers);
     client = admitStream(broker, req, res);
     // Compiled after admission (a refused client costs no pattern compile), once for this subscription.
     compiled = compileMatchers(matchers, new URL(o.hubUrl, url).href, o);
@@ -78,6 +81,10 @@ export async function handleSubscribe1(
     throw err;
   }
   const grants = await subscriberGrants(req, url, o, true);
+  const subscriptions: Mercure1Subscription[] = matchers.pairs.map(([matchType, match]) => {
+    const payload = grants?.payloadFor(match);
+    return payload === undefined ? { matchType, match } : { matchType, match, payload };
+  });
   return open(
     broker,
     o,
@@ -87,7 +94,8 @@ export async function handleSubscribe1(
     {
       client,
       grants,
-      topics: matchers.values,
+      topics: [], // 1.0 subscriptions are not classic ones (events, API): they go in `matchers`
+      matchers: subscriptions,
       selectors: [],
       compiled,
       lastEventId: lastEventId1(req, fields),
@@ -101,6 +109,8 @@ interface SubscriberGrants {
   readonly authorized: readonly string[] | null;
   readonly authorizedCompiled: SelectorSet | undefined;
   readonly payload: unknown;
+  /** The payload of a Mercure 1.0 subscription with this matcher string (draft-08, Payloads). */
+  payloadFor(match: string): unknown;
   readonly expiresAt: number | undefined;
 }
 
@@ -122,7 +132,13 @@ async function subscriberGrants(
       if (!o.anonymous) throw authRequired("subscribing needs a token");
       return null;
     }
-    return { authorized: null, authorizedCompiled: g.subscribe, payload: g.payload, expiresAt: g.expiresAt };
+    return {
+      authorized: null,
+      authorizedCompiled: g.subscribe,
+      payload: g.payload,
+      payloadFor: (match) => payloadFor(g, match),
+      expiresAt: g.expiresAt,
+    };
   }
   const g = await authorize(req, url, "subscriber", o);
   if (g === null) {
@@ -133,6 +149,7 @@ async function subscriberGrants(
     authorized: g.subscribe,
     authorizedCompiled: undefined,
     payload: g.payload,
+    payloadFor: () => g.payload, // a classic token's payload covers all its subscriptions
     expiresAt: g.expiresAt,
   };
 }
@@ -147,6 +164,7 @@ async function open(
     client: string;
     grants: SubscriberGrants | null;
     topics: readonly string[];
+    matchers?: readonly Mercure1Subscription[];
     selectors: readonly string[];
     compiled?: readonly Selector[];
     lastEventId: string | undefined;
@@ -157,6 +175,7 @@ async function open(
     subscriber: `urn:uuid:${randomUUID()}`,
     topics: [...s.topics],
     payload: s.grants?.payload,
+    matchers: s.matchers,
   };
   const expiresAt = s.grants?.expiresAt;
   const pending = await broker.prepare({
@@ -173,6 +192,24 @@ async function open(
   });
   if (res.destroyed) return; // the client left while a backplane caught up
   openEventStream(req, res, pending, headers, lastEventIdHeader);
+}
+
+/** A subscriber id as the hub makes them: what the event topics' length is checked with. */
+const SUBSCRIBER_SAMPLE = "urn:uuid:00000000-0000-0000-0000-000000000000";
+
+/**
+ * Every subscription must be able to announce itself (draft-08, Subscription Events): one whose event topic
+ * (the matcher percent-encoded, up to 9 times longer) would be over the topic length limit is refused.
+ */
+function checkEventTopics(m: Mercure1Matchers): void {
+  for (const [type, value] of m.pairs) {
+    if (subscriptionId1(type, value, SUBSCRIBER_SAMPLE).length > MAX_TOPIC_LENGTH) {
+      throw badRequest(
+        `a matcher is too long for its subscription events' topic (at most ${MAX_TOPIC_LENGTH} characters once percent-encoded)`,
+        "SSEB_ERR_LIMIT_SELECTOR",
+      );
+    }
+  }
 }
 
 /** Limits hit here count in /metrics' sse_broker_refused_total like the broker's own refusals. */

@@ -1,15 +1,17 @@
 /**
  * `GET /.well-known/mercure/subscriptions[/{topic}[/{subscriber}]]`: active subscriptions as JSON-LD, for a
- * token whose `mercure.subscribe` matches the requested path.
+ * token whose `mercure.subscribe` matches the requested path. A request with a Mercure 1.0 access token gets
+ * the 1.0 API instead (subscriptions-api1.ts).
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
 import { badRequest, SseBrokerError } from "../errors.js";
-import { authorize, authRequired } from "./authorize.js";
+import { authorize, authRequired, carriesAccessToken } from "./authorize.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import { encodeSegment, JSONLD_CONTEXT, SUBSCRIPTIONS_PATH } from "./paths.js";
 import type { SubscriptionRegistry } from "./registry.js";
+import { handleSubscriptionsApi1 } from "./subscriptions-api1.js";
 
 export async function handleSubscriptionsApi(
   broker: Broker,
@@ -20,6 +22,9 @@ export async function handleSubscriptionsApi(
   url: URL,
   headers: Record<string, string>,
 ): Promise<void> {
+  if (carriesAccessToken(req, url, o)) {
+    return handleSubscriptionsApi1(broker, registry, o, req, res, url, headers);
+  }
   const grants = await authorize(req, url, "subscriber", o);
   if (grants === null) throw authRequired("the subscriptions API needs a token");
   const path = url.pathname;

@@ -166,18 +166,18 @@ describe("Mercure 1.0 subscribe: matching (draft-08 §Matcher Types)", () => {
   });
 
   it("matches the hub's relative subscription-event topics with a relative URL pattern (§URL Pattern)", async () => {
-    const events = "/.well-known/mercure/subscriptions/{topic}/{subscriber}";
+    const events = "/.well-known/mercure/subscriptions/{type}/{match}/{subscriber}";
     const watcher = await connectSse(
-      url1(strict, [["match_urlpattern", "/.well-known/mercure/subscriptions/:topic/:subscriber"]]),
+      url1(strict, [["match_urlpattern", "/.well-known/mercure/subscriptions/:type/:match/:subscriber"]]),
       { headers: { Authorization: `Bearer ${await subscriberToken([events])}` } },
     );
     assert.equal(watcher.status, 200, watcher.raw);
     const sub = await connectSse(url1(strict, [["match", "https://example.com/watched"]]));
     // The watcher also sees its own subscription's event: wait for the one about the watched topic.
-    const about = (topic: string) =>
+    const about = (match: string) =>
       watcher.events
-        .map((e) => JSON.parse(e.data) as { topic?: string; active?: boolean })
-        .find((d) => d.topic === topic);
+        .map((e) => JSON.parse(e.data) as { match?: string; active?: boolean })
+        .find((d) => d.match === match);
     await waitFor("the subscription event", () => about("https://example.com/watched") !== undefined, 5000);
     assert.equal(about("https://example.com/watched")?.active, true);
     sub.close();
