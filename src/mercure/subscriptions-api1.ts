@@ -23,7 +23,7 @@ export async function handleSubscriptionsApi1(
   url: URL,
   headers: Record<string, string>,
 ): Promise<void> {
-  const grants = await authorizeAccess(req, url, o);
+  const grants = await authorizeAccess(req, url, "subscriber", o);
   if (grants === null) throw authRequired("the subscriptions API needs an access token");
   // The topic to authorize is the request URL in relative form, its path without the query; URL patterns
   // are evaluated against it resolved on the hub URL (the grants were compiled on that base).
