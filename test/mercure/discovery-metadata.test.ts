@@ -1,0 +1,210 @@
+/**
+ * Mercure 1.0 (draft-dunglas-mercure-08) discovery over real HTTP against real hubs: the OAuth Protected
+ * Resource Metadata document (RFC 9728) and its members, its path derived from the hub URL, and the
+ * `resource_metadata` parameter of 401/403 Bearer challenges; nothing of it under `protocol: "classic"`.
+ * Each case names the draft section it comes from.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type Hub, httpRequest, publisherToken, publishForm, startHub, subscribeUrl } from "./hub-fixture.js";
+import { AUD, accessToken, grantAll, ISS, ISS_KEY, OAUTH } from "./oauth-fixture.js";
+
+const META = "/.well-known/oauth-protected-resource/.well-known/mercure";
+const META_URL = `https://hub.example.com${META}`;
+const AS = "https://as.example.com";
+const DETAIL = "https://mercure.rocks/authorization-detail";
+
+/** Key issuer only, no active subscriptions. */
+let plain: Hub;
+/** A JWKS issuer beside the key one, active subscriptions on. */
+let full: Hub;
+/** No issuer, no audience, the hub URL under a prefix on another origin. */
+let prefixed: Hub;
+/** No audience, the default hub URL: the resource identifier comes from the request. */
+let local: Hub;
+let classic: Hub;
+before(async () => {
+  plain = await startHub({ ...OAUTH });
+  full = await startHub({
+    oauthIssuers: [
+      { issuer: ISS, key: ISS_KEY },
+      { issuer: AS, jwksUrl: `${AS}/jwks.json` },
+    ],
+    oauthAudience: AUD,
+    subscriptions: true,
+  });
+  prefixed = await startHub({ hubUrl: "https://hub.example.com/prefix/hub" });
+  local = await startHub({});
+  classic = await startHub({ ...OAUTH, protocol: "classic" });
+});
+after(async () => {
+  for (const h of [plain, full, prefixed, local, classic]) await h.close();
+});
+
+const COMMON = {
+  authorization_details_types_supported: [DETAIL],
+  bearer_methods_supported: ["header"],
+  mercure_cookie: "__Secure-mercure_access_token",
+  mercure_matcher_types_supported: ["exact", "urlpattern"],
+};
+
+describe("the protected resource metadata document (draft-08 §Protected Resource Metadata, RFC 9728)", () => {
+  const cases: { section: string; hub: () => Hub; path: string; doc: () => Record<string, unknown> }[] = [
+    {
+      section:
+        "§Protected Resource Metadata: resource = the audience; self-issued tokens: no authorization_servers",
+      hub: () => plain,
+      path: META,
+      doc: () => ({ resource: AUD, ...COMMON }),
+    },
+    {
+      section:
+        "§Protected Resource Metadata: authorization_servers lists JWKS issuers; mercure_subscriptions when on",
+      hub: () => full,
+      path: META,
+      doc: () => ({ resource: AUD, authorization_servers: [AS], ...COMMON, mercure_subscriptions: true }),
+    },
+    {
+      section: "§Hub Discovery: the metadata path is derived from the hub URL's path",
+      hub: () => prefixed,
+      path: "/.well-known/oauth-protected-resource/prefix/hub",
+      doc: () => ({ resource: "https://hub.example.com/prefix/hub", ...COMMON }),
+    },
+    {
+      section:
+        "§Protected Resource Metadata: without an audience, resource = the absolute hub URL of the request",
+      hub: () => local,
+      path: META,
+      doc: () => ({ resource: `${local.base}/.well-known/mercure`, ...COMMON }),
+    },
+  ];
+  for (const c of cases) {
+    it(c.section, async () => {
+      const r = await httpRequest(`${c.hub().base}${c.path}`, { headers: { Origin: "https://app.example" } });
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.headers["content-type"], "application/json");
+      assert.equal(r.headers["access-control-allow-origin"], "*");
+      assert.equal(r.headers["access-control-allow-credentials"], undefined);
+      assert.deepEqual(JSON.parse(r.body), c.doc());
+    });
+  }
+
+  it("§Protected Resource Metadata: HEAD answers the headers without a body", async () => {
+    const r = await httpRequest(`${plain.base}${META}`, { method: "HEAD" });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers["content-type"], "application/json");
+    assert.equal(r.body, "");
+  });
+
+  it("§Protected Resource Metadata: an open CORS preflight (no credentials)", async () => {
+    const r = await httpRequest(`${plain.base}${META}`, {
+      method: "OPTIONS",
+      headers: { Origin: "https://app.example", "Access-Control-Request-Method": "GET" },
+    });
+    assert.equal(r.status, 204);
+    assert.equal(r.headers["access-control-allow-origin"], "*");
+    assert.equal(r.headers["access-control-allow-credentials"], undefined);
+  });
+
+  it("§Protected Resource Metadata: other methods are a 405 with Allow", async () => {
+    const r = await httpRequest(`${plain.base}${META}`, { method: "POST", body: "x" });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.allow, "GET, HEAD, OPTIONS");
+  });
+
+  for (const [what, path] of [
+    ["a path below the document", `${META}/x`],
+    ["the bare well-known prefix", "/.well-known/oauth-protected-resource"],
+  ] as const) {
+    it(`§Protected Resource Metadata: only the exact path is the document, not ${what} (404)`, async () => {
+      assert.equal((await httpRequest(`${plain.base}${path}`)).status, 404);
+    });
+  }
+
+  it("§Hub Discovery: with another hub URL path, the default metadata path is not served (404)", async () => {
+    assert.equal((await httpRequest(`${prefixed.base}${META}`)).status, 404);
+  });
+
+  it("§Protected Resource Metadata: a pre-standard (classic) hub publishes none (404)", async () => {
+    assert.equal((await httpRequest(`${classic.base}${META}`)).status, 404);
+  });
+});
+
+describe("resource_metadata in Bearer challenges (draft-08 §Error Responses, RFC 9728 §5.1)", () => {
+  const challenge = (meta: string, error?: string) =>
+    `Bearer realm="mercure"${error === undefined ? "" : `, error="${error}"`}, resource_metadata="${meta}"`;
+
+  const cases: {
+    section: string;
+    send: () => Promise<import("./hub-fixture.js").HttpResult>;
+    status: number;
+    expect: () => string;
+  }[] = [
+    {
+      section: "§Error Responses: 401 without a token: resource_metadata and no error code",
+      send: async () => httpRequest(`${plain.hub}?match=https://example.com/a`),
+      status: 401,
+      expect: () => challenge(META_URL),
+    },
+    {
+      section: "§Error Responses: 401 for a publish without a token: no error code",
+      send: async () => publishForm(plain.hub, [["topic", "https://example.com/a"]], null),
+      status: 401,
+      expect: () => challenge(META_URL),
+    },
+    {
+      section: "§Error Responses: 401 invalid_token carries resource_metadata",
+      send: async () =>
+        httpRequest(`${plain.hub}?match=https://example.com/a`, {
+          headers: { Authorization: `Bearer ${(await accessToken()).slice(0, -4)}AAAA` },
+        }),
+      status: 401,
+      expect: () => challenge(META_URL, "invalid_token"),
+    },
+    {
+      section: "§Error Responses: 403 insufficient_scope carries resource_metadata",
+      send: async () =>
+        publishForm(
+          plain.hub,
+          [["topic", "https://example.com/a"]],
+          await accessToken(grantAll(["subscribe"])),
+        ),
+      status: 403,
+      expect: () => challenge(META_URL, "insufficient_scope"),
+    },
+    {
+      section: "§Error Responses: a classic 401 on a hub serving 1.0 carries it too",
+      send: async () => publishForm(plain.hub, [["topic", "https://example.com/a"]], "not-a-jwt"),
+      status: 401,
+      expect: () => challenge(META_URL),
+    },
+    {
+      section: "§Protected Resource Metadata: derived from the request's hub URL when no audience is set",
+      send: async () => httpRequest(subscribeUrl(local.hub, ["https://example.com/a"])),
+      status: 401,
+      expect: () => challenge(`${local.base}${META}`),
+    },
+    {
+      section: "§Hub Discovery: derived from a prefixed hub URL",
+      send: async () => httpRequest(subscribeUrl(prefixed.hub, ["https://example.com/a"])),
+      status: 401,
+      expect: () => challenge("https://hub.example.com/.well-known/oauth-protected-resource/prefix/hub"),
+    },
+  ];
+  for (const c of cases) {
+    it(c.section, async () => {
+      const r = await c.send();
+      assert.equal(r.status, c.status, r.body);
+      assert.equal(r.headers["www-authenticate"], c.expect());
+      assert.match(String(r.headers.link), /rel="mercure"/);
+    });
+  }
+
+  it("§Protected Resource Metadata: a classic hub's challenges carry no resource_metadata", async () => {
+    const r = await publishForm(classic.hub, [["topic", "https://example.com/a"]], null);
+    assert.equal(r.status, 401);
+    assert.equal(r.headers["www-authenticate"], 'Bearer realm="mercure"');
+    const ok = await publishForm(classic.hub, [["topic", "https://example.com/a"]], await publisherToken());
+    assert.equal(ok.status, 200, ok.body);
+  });
+});
