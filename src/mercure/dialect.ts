@@ -4,6 +4,7 @@
  * @module
  */
 import type { IncomingMessage } from "node:http";
+import { badRequest } from "../errors.js";
 import { carriesAccessToken } from "./authorize.js";
 import { isMercure1 } from "./matchers.js";
 import type { ResolvedMercureOptions } from "./options.js";
@@ -28,4 +29,22 @@ export function dialectOf(
 /** True when the hub answers Mercure 1.0 requests (`protocol` `1` or `both`). */
 export function servesMercure1(o: ResolvedMercureOptions): boolean {
   return o.protocol !== "classic";
+}
+
+/**
+ * True when a subscribe request with these fields (query, or query and body) is a 1.0 subscription:
+ * `classic` never (a `match…` parameter means nothing there), `both` when a `match…` parameter is present
+ * (400 when mixed with `topic=`), `1` always, and then `topic=` or no matcher at all is a 400.
+ */
+export function subscribes1(o: ResolvedMercureOptions, fields: Map<string, string[]>): boolean {
+  if (o.protocol === "classic") return false;
+  if (o.protocol === "both") return isMercure1(fields);
+  if (fields.has("topic")) {
+    throw badRequest(
+      "this hub speaks Mercure 1.0 only: subscribe with match=… (topic= is the pre-standard protocol)",
+      "SSEB_ERR_MERCURE_DIALECT_PINNED",
+    );
+  }
+  if (!isMercure1(fields)) throw badRequest("at least one match… query parameter is required");
+  return true;
 }

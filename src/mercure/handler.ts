@@ -59,8 +59,11 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
     const publishing = method === "POST" || (method === "OPTIONS" && isPublishPreflight(req));
     const origins: CorsOrigins = publishing ? o.publishOrigins : o.corsOrigins;
     const headers: Record<string, string> = { ...corsHeaders(req, origins), Link: link };
+    // The API answers in the classic shape with classic tokens only: not on a 1.0-only hub (404).
     const isApi =
-      registry !== null && (path === SUBSCRIPTIONS_PATH || path.startsWith(`${SUBSCRIPTIONS_PATH}/`));
+      registry !== null &&
+      o.protocol !== "1" &&
+      (path === SUBSCRIPTIONS_PATH || path.startsWith(`${SUBSCRIPTIONS_PATH}/`));
     try {
       if (path === HUB_PATH) {
         if (method === "OPTIONS") preflight(req, res, origins, HUB_METHODS);
