@@ -78,7 +78,7 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
         throw new SseBrokerError("SSEB_ERR_NOT_FOUND", "not found", { statusCode: 404 });
       }
     } catch (err) {
-      const challenge = challengeOf(err, metaPath === null ? null : metadataUrlOf(o, req));
+      const challenge = challengeOf(err, () => (metaPath === null ? null : metadataUrlOf(o, req)));
       const status = sendError(
         res,
         err,
@@ -97,10 +97,11 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
  * The RFC 6750 challenge for an error: with `error=` for Mercure 1.0 token failures, none without a token
  * (draft-08, Error Responses), and `resource_metadata` (RFC 9728 §5.1) when the hub serves 1.0.
  */
-function challengeOf(err: unknown, resourceMetadata: string | null): string | null {
+function challengeOf(err: unknown, metadataUrl: () => string | null): string | null {
   if (!(err instanceof SseBrokerError)) return null;
   const code = BEARER_ERRORS[err.code];
   if (code === undefined && err.statusCode !== 401) return null;
+  const resourceMetadata = metadataUrl();
   let challenge = 'Bearer realm="mercure"';
   if (code !== undefined) challenge += `, error="${code}"`;
   if (resourceMetadata !== null)

@@ -105,6 +105,14 @@ const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 function requestOrigin(req: IncomingMessage): string {
   const host = req.headers.host;
-  const scheme = (req.socket as TLSSocket).encrypted === true ? "https" : "http";
-  return `${scheme}://${host !== undefined && HOST.test(host) ? host : "localhost"}`;
+  // `socket` is null once the connection is gone (e.g. closed after a 413 while the body streamed in).
+  const scheme = (req.socket as TLSSocket | null)?.encrypted === true ? "https" : "http";
+  if (host !== undefined && HOST.test(host)) {
+    try {
+      return new URL(`${scheme}://${host}`).origin; // also refuses what the pattern lets through (port 99999)
+    } catch {
+      // not an origin: localhost below
+    }
+  }
+  return `${scheme}://localhost`;
 }

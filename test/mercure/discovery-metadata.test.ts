@@ -5,6 +5,7 @@
  * Each case names the draft section it comes from.
  */
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type Hub, httpRequest, publisherToken, publishForm, startHub, subscribeUrl } from "./hub-fixture.js";
 import { AUD, accessToken, grantAll, ISS, ISS_KEY, OAUTH } from "./oauth-fixture.js";
@@ -20,7 +21,7 @@ let plain: Hub;
 let full: Hub;
 /** No issuer, no audience, the hub URL under a prefix on another origin. */
 let prefixed: Hub;
-/** No audience, the default hub URL: the resource identifier comes from the request. */
+/** No audience, the default hub URL: the resource identifier comes from the request. Small bodies. */
 let local: Hub;
 let classic: Hub;
 before(async () => {
@@ -34,7 +35,7 @@ before(async () => {
     subscriptions: true,
   });
   prefixed = await startHub({ hubUrl: "https://hub.example.com/prefix/hub" });
-  local = await startHub({});
+  local = await startHub({}, { maxBodyBytes: 16 * 1024 });
   classic = await startHub({ ...OAUTH, protocol: "classic" });
 });
 after(async () => {
@@ -200,6 +201,30 @@ describe("resource_metadata in Bearer challenges (draft-08 §Error Responses, RF
     });
   }
 
+  it("§Protected Resource Metadata: a Host header that is no valid origin falls back to localhost (no 500)", async () => {
+    for (const host of ["h:99999", "a b", "x@y"]) {
+      const r = await httpRequest(subscribeUrl(local.hub, ["https://example.com/a"]), {
+        headers: { Host: host },
+      });
+      assert.equal(r.status, 401, `${host}: ${r.body}`);
+      assert.equal(r.headers["www-authenticate"], challenge(`http://localhost${META}`));
+      const doc = await httpRequest(`${local.base}${META}`, { headers: { Host: host } });
+      assert.equal(JSON.parse(doc.body).resource, "http://localhost/.well-known/mercure");
+    }
+  });
+
+  // The hub answers 413 and closes while the body still streams in: by the time the error is answered the
+  // request may have lost its socket, and the challenge (derived from the request's origin) must not need it.
+  it("§Protected Resource Metadata: an error after the socket is gone is still answered (413, not 500)", async () => {
+    const chunks = "1\r\nx\r\n".repeat(70 * 1024);
+    const status = await rawStatus(
+      local,
+      `POST /.well-known/mercure HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${await publisherToken()}\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`,
+    );
+    assert.equal(status, "HTTP/1.1 413 Payload Too Large");
+  });
+
   it("§Protected Resource Metadata: a classic hub's challenges carry no resource_metadata", async () => {
     const r = await publishForm(classic.hub, [["topic", "https://example.com/a"]], null);
     assert.equal(r.status, 401);
@@ -208,3 +233,19 @@ describe("resource_metadata in Bearer challenges (draft-08 §Error Responses, RF
     assert.equal(ok.status, 200, ok.body);
   });
 });
+
+/** Raw HTTP/1.1 over one socket: the status line of the answer (the server may close the socket early). */
+function rawStatus(h: Hub, request: string): Promise<string> {
+  const { port } = new URL(h.base);
+  return new Promise((resolve, reject) => {
+    const s = connect(Number(port), "127.0.0.1");
+    let data = "";
+    s.setTimeout(5000, () => s.destroy(new Error("no answer within 5000 ms")));
+    s.on("data", (d: Buffer) => {
+      data += d.toString("latin1");
+    });
+    s.on("close", () => resolve(data.split("\r\n")[0] ?? ""));
+    s.on("error", (err) => (data === "" ? reject(err) : resolve(data.split("\r\n")[0] ?? "")));
+    s.write(request);
+  });
+}
