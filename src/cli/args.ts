@@ -7,9 +7,9 @@ import { parseArgs } from "node:util";
 import type { JwtAlgorithm } from "../auth/keys.js";
 import { optionsError } from "../errors.js";
 import { trustedProxies } from "../http/client-address.js";
-import type { MercureOptions } from "../mercure/options.js";
+import type { MercureOptions, MercureProtocol } from "../mercure/options.js";
 import { DEFAULT_BROKER_OPTIONS } from "../options.js";
-import { ALGORITHMS, LOG_LEVELS, type LogLevel, OPTIONS, spec } from "./option-specs.js";
+import { ALGORITHMS, LOG_LEVELS, type LogLevel, MERCURE_PROTOCOLS, OPTIONS, spec } from "./option-specs.js";
 
 export type { LogLevel } from "./option-specs.js";
 
@@ -190,6 +190,13 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   const oauthJwks = src.str("oauth-issuer-jwks-url");
   const oauthAudience = src.str("oauth-audience");
   const oauthStrict = src.switch("oauth-strict");
+  const protocol = src.protocol("mercure-protocol");
+  if (protocol === "1" && oauthIssuer === undefined) {
+    // Checked here too, so the message names the flag: a 1.0-only hub could authorize no publisher.
+    throw optionsError(
+      "--mercure-protocol 1 (MERCURE_PROTOCOL) needs --oauth-issuer: a Mercure 1.0-only hub accepts access tokens only",
+    );
+  }
   if (oauthIssuer !== undefined) {
     if (oauthAudience === undefined) {
       throw optionsError("--oauth-issuer needs --oauth-audience (the hub's resource identifier)");
@@ -250,6 +257,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
           "max-matchers",
           "max-matcher-length",
           "max-subscribe-body-bytes",
+          "mercure-protocol",
         ] as const
       ).map((n) => (src.has(n) ? `--${n}` : "")),
     ].filter((x) => x !== "");
@@ -274,6 +282,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   if (regExpGroups) o.urlPatternRegExpGroups = true;
   if (oauthAudience !== undefined) o.oauthAudience = oauthAudience;
   if (oauthStrict) o.oauthStrict = true;
+  if (protocol !== undefined) o.protocol = protocol;
   return o;
 }
 
@@ -471,6 +480,18 @@ class Source {
     }
     const host = (m[1] as string).replace(/^\[(.*)\]$/, "$1");
     return { host, port };
+  }
+
+  protocol(name: string): MercureProtocol | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    const v = String(r.value).trim().toLowerCase();
+    if (!(MERCURE_PROTOCOLS as readonly string[]).includes(v)) {
+      throw optionsError(
+        `${r.label} must be one of ${MERCURE_PROTOCOLS.join(", ")} (got ${JSON.stringify(String(r.value))})`,
+      );
+    }
+    return v as MercureProtocol;
   }
 
   logLevel(name: string): LogLevel | undefined {

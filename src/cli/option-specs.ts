@@ -8,6 +8,8 @@ import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from "../auth/keys.js";
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export const MERCURE_PROTOCOLS = ["classic", "1", "both"] as const;
+
 export const ALGORITHMS: readonly string[] = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS];
 
 export interface OptionSpec {
@@ -491,6 +493,14 @@ function mercureOptions(): OptionSpec[] {
       group,
       env: ["MERCURE_OAUTH_STRICT"],
       help: "Mercure 1.0: also require sub, client_id, iat and jti in access tokens",
+    },
+    {
+      name: "mercure-protocol",
+      group,
+      arg: "classic|1|both",
+      env: ["MERCURE_PROTOCOL"],
+      default: "both",
+      help: "dialects served: classic (pre-standard only), 1 (Mercure 1.0 only; needs --oauth-issuer) or both, per request",
     },
     {
       name: "anonymous",

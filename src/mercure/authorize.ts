@@ -41,10 +41,11 @@ export const ACCESS_TOKEN_COOKIE = "__Secure-mercure_access_token";
 
 /**
  * True when the request speaks Mercure 1.0 through its credentials: an `at+jwt` token where a classic one
- * would be, or the 1.0 cookie. Only on hubs with trusted issuers, so classic hubs behave as before.
+ * would be, or the 1.0 cookie. Only on hubs with trusted issuers serving 1.0, so classic hubs behave as
+ * before.
  */
 export function carriesAccessToken(req: IncomingMessage, url: URL, o: ResolvedMercureOptions): boolean {
-  if (o.oauthIssuers.size === 0) return false;
+  if (o.oauthIssuers.size === 0 || o.protocol === "classic") return false;
   let found: ReturnType<typeof findToken>;
   try {
     found = findToken(req, url, o.cookieName);

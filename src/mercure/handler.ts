@@ -1,5 +1,6 @@
 /**
- * The hub's router: everything under `/.well-known/mercure`. Mount with
+ * The hub's router: everything under `/.well-known/mercure`, and (when the hub serves Mercure 1.0) its
+ * protected resource metadata document. Mount with
  * `createBroker({ routes: [createMercureHandler(broker, options)] })` or call it first in your own handler.
  * @module
  */
@@ -10,8 +11,10 @@ import { type CorsOrigins, corsHeaders, preflightHeaders } from "../http/cors.js
 import type { RouteHandler } from "../http/handler.js";
 import { loggableError } from "../http/loggable-error.js";
 import { sendError } from "../http/respond.js";
+import { servesMercure1 } from "./dialect.js";
 import { mercureLinkHeader } from "./discovery.js";
 import { publishSubscriptionEvents } from "./events.js";
+import { handleMetadata, metadataPath, metadataUrlOf } from "./metadata.js";
 import { type MercureOptions, resolveMercureOptions } from "./options.js";
 import { HUB_PATH, SUBSCRIPTIONS_PATH } from "./paths.js";
 import { handlePublish } from "./publish.js";
@@ -22,6 +25,7 @@ import { handleSubscriptionsApi } from "./subscriptions-api.js";
 
 // QUERY: a Mercure 1.0 subscription with its parameters in a form body (subscribe-body.ts).
 const HUB_METHODS = "GET, POST, QUERY, OPTIONS";
+const CLASSIC_HUB_METHODS = "GET, POST, OPTIONS";
 const API_METHODS = "GET, OPTIONS";
 
 /** A Mercure hub route handler; `close()` stops publishing subscription events. */
@@ -38,13 +42,27 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
   registry?.attach?.(broker);
   const stopEvents = o.subscriptions ? publishSubscriptionEvents(broker, log) : () => {};
   const link = mercureLinkHeader(o.hubUrl);
+  // Pre-standard hubs publish no metadata (draft-08, Protected Resource Metadata): none under `classic`,
+  // nor on a hub that trusts no issuer of access tokens (it is a classic hub that also routes `match…`).
+  const metaPath =
+    servesMercure1(o) && (o.protocol === "1" || o.oauthIssuers.size > 0) ? metadataPath(o) : null;
+  const hubMethods = servesMercure1(o) ? HUB_METHODS : CLASSIC_HUB_METHODS;
 
   const handler = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
     const path = url.pathname;
+    if (path === metaPath) {
+      const headers: Record<string, string> = {};
+      try {
+        handleMetadata(o, req, res, headers);
+      } catch (err) {
+        sendError(res, err, headers);
+      }
+      return true;
+    }
     if (path !== HUB_PATH && !path.startsWith(`${HUB_PATH}/`)) return false;
     const method = req.method ?? "GET";
     // A POST asking for an event stream subscribes (subscribe-body.ts); any other POST publishes.
-    const subscribePost = method === "POST" && asksForEventStream(req);
+    const subscribePost = method === "POST" && servesMercure1(o) && asksForEventStream(req);
     // Publishing and subscribing have separate origin lists; a preflight says which one it asks about.
     const publishing =
       (method === "POST" && !subscribePost) || (method === "OPTIONS" && isPublishPreflight(req));
@@ -54,12 +72,12 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
       registry !== null && (path === SUBSCRIPTIONS_PATH || path.startsWith(`${SUBSCRIPTIONS_PATH}/`));
     try {
       if (path === HUB_PATH) {
-        if (method === "OPTIONS") preflight(req, res, origins, HUB_METHODS);
+        if (method === "OPTIONS") preflight(req, res, origins, hubMethods);
         else if (method === "GET") await handleSubscribe(broker, o, req, res, url, headers);
-        else if (method === "QUERY" || subscribePost)
+        else if ((method === "QUERY" && servesMercure1(o)) || subscribePost)
           await handleBodySubscribe(broker, o, req, res, url, headers);
         else if (method === "POST") await handlePublish(broker, o, req, res, url, headers);
-        else throw methodNotAllowed(HUB_METHODS, headers);
+        else throw methodNotAllowed(hubMethods, headers);
       } else if (isApi) {
         if (method === "OPTIONS") preflight(req, res, origins, API_METHODS);
         else if (method === "GET") await handleSubscriptionsApi(broker, registry, o, req, res, url, headers);
@@ -68,7 +86,7 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
         throw new SseBrokerError("SSEB_ERR_NOT_FOUND", "not found", { statusCode: 404 });
       }
     } catch (err) {
-      const challenge = challengeOf(err);
+      const challenge = challengeOf(err, () => (metaPath === null ? null : metadataUrlOf(o, req)));
       const status = sendError(
         res,
         err,
@@ -83,12 +101,20 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
   return Object.assign(handler, { close: stopEvents });
 }
 
-/** The RFC 6750 challenge for an error: with `error=` for Mercure 1.0 token failures (draft-08). */
-function challengeOf(err: unknown): string | null {
+/**
+ * The RFC 6750 challenge for an error: with `error=` for Mercure 1.0 token failures, none without a token
+ * (draft-08, Error Responses), and `resource_metadata` (RFC 9728 §5.1) when the hub serves 1.0.
+ */
+function challengeOf(err: unknown, metadataUrl: () => string | null): string | null {
   if (!(err instanceof SseBrokerError)) return null;
   const code = BEARER_ERRORS[err.code];
-  if (code !== undefined) return `Bearer realm="mercure", error="${code}"`;
-  return err.statusCode === 401 ? 'Bearer realm="mercure"' : null;
+  if (code === undefined && err.statusCode !== 401) return null;
+  const resourceMetadata = metadataUrl();
+  let challenge = 'Bearer realm="mercure"';
+  if (code !== undefined) challenge += `, error="${code}"`;
+  if (resourceMetadata !== null)
+    challenge += `, resource_metadata="${resourceMetadata.replace(/["\\]/g, encodeURIComponent)}"`;
+  return challenge;
 }
 
 const BEARER_ERRORS: Partial<Record<string, string>> = {

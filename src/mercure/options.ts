@@ -91,7 +91,14 @@ export interface MercureOptions {
   oauthStrict?: boolean;
   /** Mercure 1.0: largest form body of a `QUERY` (or `POST` event-stream) subscription; 413 past it. Defaults to `65536`. */
   maxSubscribeBodyBytes?: number;
+  /**
+   * Dialects served: `"classic"` (pre-standard only, as before Mercure 1.0), `"1"` (draft-08 only; needs
+   * `oauthIssuers`) or `"both"`, chosen per request. Defaults to `"both"`.
+   */
+  protocol?: MercureProtocol;
 }
+
+export type MercureProtocol = "classic" | "1" | "both";
 
 export interface ResolvedMercureOptions {
   readonly publisherKey: VerificationKey | null;
@@ -115,6 +122,9 @@ export interface ResolvedMercureOptions {
   readonly oauthAudience: string | null;
   readonly oauthStrict: boolean;
   readonly maxSubscribeBodyBytes: number;
+  /** Issuers configured with a JWKS URL: the authorization servers advertised in the metadata. */
+  readonly oauthAuthorizationServers: readonly string[];
+  readonly protocol: MercureProtocol;
 }
 
 const KNOWN = new Set([
@@ -149,6 +159,7 @@ const KNOWN = new Set([
   "oauthAudience",
   "oauthStrict",
   "maxSubscribeBodyBytes",
+  "protocol",
 ]);
 
 /** Issuers → keys; a 1.0 hub needs its audience, and every issuer a key. */
@@ -226,6 +237,15 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
   }
   const oauthStrict = o.oauthStrict ?? false;
   if (typeof oauthStrict !== "boolean") throw optionsError("oauthStrict must be a boolean");
+  const protocol = o.protocol ?? "both";
+  if (protocol !== "classic" && protocol !== "1" && protocol !== "both") {
+    throw optionsError('protocol must be "classic", "1" or "both"');
+  }
+  if (protocol === "1" && oauthIssuers.size === 0) {
+    throw optionsError(
+      'protocol "1" (Mercure 1.0 only) needs oauthIssuers: no publisher could be authorized',
+    );
+  }
   if (publisherKey === null && subscriberKey === null && oauthIssuers.size === 0) {
     // Most likely a typo in the configuration: a hub where no token can ever be valid.
     throw optionsError(
@@ -279,5 +299,9 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
     oauthAudience,
     oauthStrict,
     maxSubscribeBodyBytes,
+    oauthAuthorizationServers: Object.freeze(
+      (o.oauthIssuers ?? []).filter((i) => i.jwksUrl != null).map((i) => i.issuer),
+    ),
+    protocol,
   });
 }

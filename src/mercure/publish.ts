@@ -1,7 +1,9 @@
 /**
  * `POST /.well-known/mercure`: authorize (401 without a valid publisher token), parse the form (400),
  * check every topic against `mercure.publish` (403), publish, answer the id as text. A Mercure 1.0 access
- * token (`at+jwt`) is checked against its `publish` matchers instead (403 `insufficient_scope`).
+ * token (`at+jwt`) is checked against its `publish` matchers instead (403 `insufficient_scope`), and its
+ * form against the 1.0 publication rules (publish-rules.ts). A hub serving 1.0 also keeps classic
+ * publishers out of its reserved namespace and event type, so they cannot forge its 1.0 events.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -11,15 +13,13 @@ import { SseBrokerError } from "../errors.js";
 import { decodeUtf8, readBody } from "../http/body.js";
 import { assertPublishRate } from "../http/limits.js";
 import { sendText } from "../http/respond.js";
-import {
-  authorize,
-  authorizeAccess,
-  authRequired,
-  carriesAccessToken,
-  insufficientScope,
-} from "./authorize.js";
+import { authorize, authorizeAccess, authRequired, insufficientScope } from "./authorize.js";
+import { dialectOf, servesMercure1 } from "./dialect.js";
 import { assertFormContentType, parseForm, publishInputOf } from "./form.js";
 import type { ResolvedMercureOptions } from "./options.js";
+import { assertNotReserved, assertPublish1 } from "./publish-rules.js";
+
+type FieldRules = (fields: Map<string, string[]>) => void;
 
 export async function handlePublish(
   broker: Broker,
@@ -29,13 +29,15 @@ export async function handlePublish(
   url: URL,
   headers: Record<string, string>,
 ): Promise<void> {
+  const hub = new URL(o.hubUrl, url);
   // Authorize before reading the body: an unauthenticated client gets nothing buffered.
-  if (carriesAccessToken(req, url, o)) {
+  if (dialectOf(req, url, o) === "1") {
     // Mercure 1.0: an `at+jwt` token whose publish matchers must cover every topic.
     const grants = await authorizeAccess(req, url, "publisher", o);
     if (grants === null) throw authRequired("publishing needs a token");
     if (grants.publish.selectors.length === 0) throw insufficientScope("the token grants no publish action");
-    return publishCovered(broker, req, res, headers, req.headers.authorization ?? null, (topic) => {
+    const rules: FieldRules = (fields) => assertPublish1(fields, hub, broker.options.maxTopicsPerUpdate);
+    return publishCovered(broker, req, res, headers, req.headers.authorization ?? null, rules, (topic) => {
       if (!grants.publish.matches(topic)) throw insufficientScope("the token may not publish to this topic");
     });
   }
@@ -49,6 +51,7 @@ export async function handlePublish(
     res,
     headers,
     findToken(req, url, o.cookieName)?.token ?? null,
+    servesMercure1(o) ? (fields) => assertNotReserved(fields, hub) : () => {},
     (topic) => {
       if (!broker.matcher.matchesAny(allowed, [topic])) {
         throw new SseBrokerError("SSEB_ERR_AUTH_FORBIDDEN", "the token may not publish to this topic", {
@@ -62,7 +65,8 @@ export async function handlePublish(
 /**
  * Reads the form and publishes it once `cover` accepted every topic, alternates included: all or nothing,
  * so an alternate cannot smuggle an update into a forbidden topic (draft-08, Publishers). `rateKey` is the
- * token the publish rate is counted against.
+ * token the publish rate is counted against; `rules` check the raw fields first (400/413, whatever the token
+ * grants).
  */
 async function publishCovered(
   broker: Broker,
@@ -70,11 +74,14 @@ async function publishCovered(
   res: ServerResponse,
   headers: Record<string, string>,
   rateKey: string | null,
+  rules: FieldRules,
   cover: (topic: string) => void,
 ): Promise<void> {
   assertPublishRate(broker, req, rateKey);
   assertFormContentType(req);
-  const input = publishInputOf(parseForm(decodeUtf8(await readBody(req, broker.options.maxBodyBytes))));
+  const fields = parseForm(decodeUtf8(await readBody(req, broker.options.maxBodyBytes)));
+  rules(fields);
+  const input = publishInputOf(fields);
   for (const topic of typeof input.topic === "string" ? [input.topic] : input.topic) cover(topic);
   const id = await broker.publish(input);
   sendText(res, 200, id, headers);

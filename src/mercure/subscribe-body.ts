@@ -14,7 +14,7 @@ import { badRequest, SseBrokerError } from "../errors.js";
 import { decodeUtf8, mediaType, readBody } from "../http/body.js";
 import { parseUrlEncoded, type UrlEncodedFields } from "../http/urlencoded.js";
 import { authRequired } from "./authorize.js";
-import { isMercure1 } from "./matchers.js";
+import { subscribes1 } from "./dialect.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import { handleSubscribe1 } from "./subscribe.js";
 
@@ -53,7 +53,7 @@ export async function handleBodySubscribe(
     throw authRequired("subscribing needs a token");
   }
   const fields = hasBody(req) ? union(query, await readForm(req, o)) : query;
-  if (!isMercure1(fields)) {
+  if (!subscribes1(o, fields)) {
     throw badRequest(
       fields.has("topic")
         ? `classic topic= subscriptions use GET; a ${req.method} subscription takes Mercure 1.0 match… parameters`

@@ -23,7 +23,8 @@ import {
   carriesAccessToken,
   findAccessToken,
 } from "./authorize.js";
-import { compileMatchers, isMercure1, type Mercure1Matchers, readMatchers } from "./matchers.js";
+import { subscribes1 } from "./dialect.js";
+import { compileMatchers, type Mercure1Matchers, readMatchers } from "./matchers.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import { subscriptionId1 } from "./paths.js";
 import type { Mercure1Subscription, MercureSessionMeta } from "./registry.js";
@@ -37,7 +38,7 @@ export async function handleSubscribe(
   headers: Record<string, string>,
 ): Promise<void> {
   const fields = parseUrlEncoded(url.search.slice(1), "the query string");
-  if (isMercure1(fields)) return handleSubscribe1(broker, o, req, res, url, headers, fields);
+  if (subscribes1(o, fields)) return handleSubscribe1(broker, o, req, res, url, headers, fields);
   const topics = [...new Set(queryOf(url).getAll("topic"))];
   if (topics.length === 0) {
     throw badRequest("at least one topic query parameter is required");
@@ -126,7 +127,8 @@ async function subscriberGrants(
   v1: boolean,
 ): Promise<SubscriberGrants | null> {
   if (v1 && queryOf(url).has("authorization")) findAccessToken(req, url); // throws the coded 400
-  if (v1 && carriesAccessToken(req, url, o)) {
+  // A 1.0-only hub reads 1.0 token sources only: a classic token there fails as an invalid access token.
+  if (v1 && (o.protocol === "1" || carriesAccessToken(req, url, o))) {
     const g = await authorizeAccess(req, url, "subscriber", o);
     if (g === null) {
       if (!o.anonymous) throw authRequired("subscribing needs a token");

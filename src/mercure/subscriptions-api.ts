@@ -22,7 +22,8 @@ export async function handleSubscriptionsApi(
   url: URL,
   headers: Record<string, string>,
 ): Promise<void> {
-  if (carriesAccessToken(req, url, o)) {
+  // A 1.0 request (an access token, or any request on a 1.0-only hub) gets the 1.0 shape.
+  if (o.protocol === "1" || carriesAccessToken(req, url, o)) {
     return handleSubscriptionsApi1(broker, registry, o, req, res, url, headers);
   }
   const grants = await authorize(req, url, "subscriber", o);

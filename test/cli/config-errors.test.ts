@@ -84,6 +84,7 @@ describe("--help and --version", () => {
       "--oauth-issuer-jwks-url",
       "--oauth-audience",
       "--oauth-strict",
+      "--mercure-protocol",
       "--anonymous",
       "--publish-origin",
       "--subscriptions",
@@ -140,6 +141,16 @@ describe("bad configuration", () => {
     [["--workers", "2"], {}, /--workers 2 needs --redis/],
     [[], { SSE_BROKER_HEARTBEAT_MS: "soon" }, /SSE_BROKER_HEARTBEAT_MS must be an integer >= 0/],
     [["--anonymous"], {}, /^sse-broker: --anonymous configures the Mercure hub, which needs a key/],
+    [
+      ["--jwt-key", "k".repeat(32), "--mercure-protocol", "2"],
+      {},
+      /^sse-broker: --mercure-protocol must be one of classic, 1, both \(got "2"\)$/,
+    ],
+    [
+      ["--jwt-key", "k".repeat(32)],
+      { MERCURE_PROTOCOL: "1" },
+      /^sse-broker: --mercure-protocol 1 \(MERCURE_PROTOCOL\) needs --oauth-issuer/,
+    ],
     // Checked when the hub starts (keys are loaded then), still a configuration error.
     [
       ["--jwt-alg", "RS256"],
