@@ -23,6 +23,7 @@ export const ErrorCodes = {
   SSEB_ERR_AUTH_ORIGIN_REFUSED: "origin not allowed",
   SSEB_ERR_AUTH_CROSS_SITE: "cross-site request refused",
   SSEB_ERR_REQUEST_FORWARDED_INVALID: "malformed forwarding header",
+  SSEB_ERR_LIMIT_STREAMS_PER_TOKEN: "too many streams with one token",
   SSEB_ERR_LIMIT_CONNECTIONS: "too many connections",
   SSEB_ERR_LIMIT_CONNECTIONS_PER_IP: "too many connections from this address",
   SSEB_ERR_LIMIT_CONNECTION_RATE: "connecting too fast",

@@ -236,6 +236,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   const maxMatchers = src.int("max-matchers", 1);
   const maxMatcherLength = src.int("max-matcher-length", 1);
   const maxSubscribeBody = src.int("max-subscribe-body-bytes", 1);
+  const maxStreamsPerToken = src.int("max-streams-per-token", 1);
   const regExpGroups = src.switch("url-pattern-regexp-groups");
   if (!enabled) {
     const stray = [
@@ -257,6 +258,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
           "max-matchers",
           "max-matcher-length",
           "max-subscribe-body-bytes",
+          "max-streams-per-token",
           "mercure-protocol",
         ] as const
       ).map((n) => (src.has(n) ? `--${n}` : "")),
@@ -279,6 +281,7 @@ function mercureConfig(src: Source, corsOrigins: "*" | readonly string[] | null)
   if (maxMatchers !== undefined) o.maxMatchersPerSubscription = maxMatchers;
   if (maxMatcherLength !== undefined) o.maxMatcherLength = maxMatcherLength;
   if (maxSubscribeBody !== undefined) o.maxSubscribeBodyBytes = maxSubscribeBody;
+  if (maxStreamsPerToken !== undefined) o.maxStreamsPerToken = maxStreamsPerToken;
   if (regExpGroups) o.urlPatternRegExpGroups = true;
   if (oauthAudience !== undefined) o.oauthAudience = oauthAudience;
   if (oauthStrict) o.oauthStrict = true;

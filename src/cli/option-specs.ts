@@ -564,6 +564,14 @@ function mercureOptions(): OptionSpec[] {
       help: "Mercure 1.0: largest form body of a QUERY (or POST event-stream) subscription; 413 past it",
     },
     {
+      name: "max-streams-per-token",
+      group,
+      arg: "N",
+      env: ["MERCURE_MAX_STREAMS_PER_TOKEN"],
+      default: "none",
+      help: "open streams one subscriber token may hold on this node; 429 past it",
+    },
+    {
       name: "url-pattern-regexp-groups",
       group,
       env: ["MERCURE_URL_PATTERN_REGEXP_GROUPS"],

@@ -92,6 +92,11 @@ export interface MercureOptions {
   /** Mercure 1.0: largest form body of a `QUERY` (or `POST` event-stream) subscription; 413 past it. Defaults to `65536`. */
   maxSubscribeBodyBytes?: number;
   /**
+   * Open streams one subscriber token may hold on this node (draft-08 Resource Limits); more → 429;
+   * `null` = no limit. Defaults to `null`.
+   */
+  maxStreamsPerToken?: number | null;
+  /**
    * Dialects served: `"classic"` (pre-standard only, as before Mercure 1.0), `"1"` (draft-08 only; needs
    * `oauthIssuers`) or `"both"`, chosen per request. Defaults to `"both"`.
    */
@@ -122,6 +127,7 @@ export interface ResolvedMercureOptions {
   readonly oauthAudience: string | null;
   readonly oauthStrict: boolean;
   readonly maxSubscribeBodyBytes: number;
+  readonly maxStreamsPerToken: number | null;
   /** Issuers configured with a JWKS URL: the authorization servers advertised in the metadata. */
   readonly oauthAuthorizationServers: readonly string[];
   readonly protocol: MercureProtocol;
@@ -159,6 +165,7 @@ const KNOWN = new Set([
   "oauthAudience",
   "oauthStrict",
   "maxSubscribeBodyBytes",
+  "maxStreamsPerToken",
   "protocol",
 ]);
 
@@ -278,6 +285,10 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
   if (!Number.isSafeInteger(maxSubscribeBodyBytes) || maxSubscribeBodyBytes < 1) {
     throw optionsError("maxSubscribeBodyBytes must be an integer >= 1");
   }
+  const maxStreamsPerToken = o.maxStreamsPerToken ?? null;
+  if (maxStreamsPerToken !== null && (!Number.isSafeInteger(maxStreamsPerToken) || maxStreamsPerToken < 1)) {
+    throw optionsError("maxStreamsPerToken must be an integer >= 1 or null");
+  }
   return Object.freeze({
     publisherKey,
     subscriberKey,
@@ -299,6 +310,7 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
     oauthAudience,
     oauthStrict,
     maxSubscribeBodyBytes,
+    maxStreamsPerToken,
     oauthAuthorizationServers: Object.freeze(
       (o.oauthIssuers ?? []).filter((i) => i.jwksUrl != null).map((i) => i.issuer),
     ),

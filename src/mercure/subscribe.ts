@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { findToken } from "../auth/token.js";
 import type { Broker } from "../core/broker.js";
 import { MAX_TOPIC_LENGTH, type Selector, type SelectorSet } from "../core/topic.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
@@ -28,6 +29,7 @@ import { compileMatchers, type Mercure1Matchers, readMatchers } from "./matchers
 import type { ResolvedMercureOptions } from "./options.js";
 import { subscriptionId1 } from "./paths.js";
 import type { Mercure1Subscription, MercureSessionMeta } from "./registry.js";
+import { tokenStreamsOf } from "./token-streams.js";
 
 export async function handleSubscribe(
   broker: Broker,
@@ -113,6 +115,8 @@ interface SubscriberGrants {
   /** The payload of a Mercure 1.0 subscription with this matcher string (draft-08, Payloads). */
   payloadFor(match: string): unknown;
   readonly expiresAt: number | undefined;
+  /** The token presented, counted against `maxStreamsPerToken`. */
+  readonly token: string;
 }
 
 /**
@@ -140,6 +144,7 @@ async function subscriberGrants(
       payload: g.payload,
       payloadFor: (match) => payloadFor(g, match),
       expiresAt: g.expiresAt,
+      token: findAccessToken(req, url, o.cookieName)?.token ?? "",
     };
   }
   const g = await authorize(req, url, "subscriber", o);
@@ -153,6 +158,7 @@ async function subscriberGrants(
     payload: g.payload,
     payloadFor: () => g.payload, // a classic token's payload covers all its subscriptions
     expiresAt: g.expiresAt,
+    token: findToken(req, url, o.cookieName)?.token ?? "",
   };
 }
 
@@ -180,19 +186,28 @@ async function open(
     matchers: s.matchers,
   };
   const expiresAt = s.grants?.expiresAt;
-  const pending = await broker.prepare({
-    client: s.client,
-    selectors: s.selectors,
-    compiled: s.compiled,
-    authorized: s.grants?.authorized ?? null,
-    authorizedCompiled: s.grants?.authorizedCompiled,
-    lastEventId: s.lastEventId,
-    // The token was accepted within the clock tolerance: the stream gets the same tolerance, or a token
-    // just inside it would open and close at once, and the client would reconnect in a loop.
-    expiresAt: expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000,
-    meta: { mercure },
-  });
-  if (res.destroyed) return; // the client left while a backplane caught up
+  const token = s.grants?.token;
+  const release = token === undefined ? undefined : tokenStreamsOf(o)?.acquire(token);
+  let pending: Awaited<ReturnType<Broker["prepare"]>>;
+  try {
+    pending = await broker.prepare({
+      client: s.client,
+      selectors: s.selectors,
+      compiled: s.compiled,
+      authorized: s.grants?.authorized ?? null,
+      authorizedCompiled: s.grants?.authorizedCompiled,
+      lastEventId: s.lastEventId,
+      // The token was accepted within the clock tolerance: the stream gets the same tolerance, or a token
+      // just inside it would open and close at once, and the client would reconnect in a loop.
+      expiresAt: expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000,
+      meta: { mercure },
+    });
+  } catch (err) {
+    release?.();
+    throw err;
+  }
+  if (release !== undefined) res.once("close", release);
+  if (res.destroyed) return; // the client left while a backplane caught up ("close" released it)
   openEventStream(req, res, pending, headers, lastEventIdHeader);
 }
 

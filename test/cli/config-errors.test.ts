@@ -93,6 +93,7 @@ describe("--help and --version", () => {
       "--max-matchers",
       "--max-matcher-length",
       "--max-subscribe-body-bytes",
+      "--max-streams-per-token",
       "--url-pattern-regexp-groups",
       "--help",
       "--version",
