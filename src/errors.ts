@@ -93,3 +93,8 @@ export function optionsError(message: string): SseBrokerError {
 export function badRequest(message: string, code: ErrorCode = "SSEB_ERR_REQUEST_INVALID"): SseBrokerError {
   return new SseBrokerError(code, message, { statusCode: 400 });
 }
+
+/** A 404 `SSEB_ERR_NOT_FOUND`. */
+export function notFoundError(message = "not found"): SseBrokerError {
+  return new SseBrokerError("SSEB_ERR_NOT_FOUND", message, { statusCode: 404 });
+}

@@ -15,10 +15,11 @@ export function sendJson(
 ): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
-    ...headers,
+    // Defaults a caller may replace (the Mercure 1.0 API: exactly `application/json`, `must-revalidate`).
     "Content-Type": "application/json; charset=utf-8",
-    "Content-Length": Buffer.byteLength(text),
     "Cache-Control": "no-store",
+    ...headers,
+    "Content-Length": Buffer.byteLength(text),
   });
   res.end(text);
 }

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import { SseBrokerError } from "../errors.js";
+import { notFoundError, SseBrokerError } from "../errors.js";
 import { type CorsOrigins, corsHeaders, preflightHeaders } from "../http/cors.js";
 import type { RouteHandler } from "../http/handler.js";
 import { loggableError } from "../http/loggable-error.js";
@@ -83,7 +83,7 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
         else if (method === "GET") await handleSubscriptionsApi(broker, registry, o, req, res, url, headers);
         else throw methodNotAllowed(API_METHODS, headers);
       } else {
-        throw new SseBrokerError("SSEB_ERR_NOT_FOUND", "not found", { statusCode: 404 });
+        throw notFoundError();
       }
     } catch (err) {
       const challenge = challengeOf(err, () => (metaPath === null ? null : metadataUrlOf(o, req)));

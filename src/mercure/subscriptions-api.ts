@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import { badRequest, SseBrokerError } from "../errors.js";
+import { badRequest, notFoundError, SseBrokerError } from "../errors.js";
 import { authorize, authRequired, carriesAccessToken } from "./authorize.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import { encodeSegment, JSONLD_CONTEXT, SUBSCRIPTIONS_PATH } from "./paths.js";
@@ -35,13 +35,13 @@ export async function handleSubscriptionsApi(
     });
   }
   const parts = segments(path);
-  if (parts === null) throw notFound("not found");
+  if (parts === null) throw notFoundError("not found");
   const [topic, subscriber] = parts;
   const lastEventID = broker.lastEventId ?? "earliest";
   const list = await registry.list({ topic, subscriber });
   if (subscriber !== undefined) {
     const doc = list[0];
-    if (doc === undefined) throw notFound("no such subscription");
+    if (doc === undefined) throw notFoundError("no such subscription");
     return sendJsonLd(res, { ...doc, lastEventID }, headers);
   }
   const id = topic === undefined ? SUBSCRIPTIONS_PATH : `${SUBSCRIPTIONS_PATH}/${encodeSegment(topic)}`;
@@ -64,10 +64,6 @@ function segments(path: string): [string | undefined, string | undefined] | null
   } catch {
     throw badRequest("the path is not valid percent-encoding");
   }
-}
-
-function notFound(message: string): SseBrokerError {
-  return new SseBrokerError("SSEB_ERR_NOT_FOUND", message, { statusCode: 404 });
 }
 
 function sendJsonLd(res: ServerResponse, body: unknown, headers: Record<string, string>): void {

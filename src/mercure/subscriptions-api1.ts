@@ -7,7 +7,8 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import { badRequest, SseBrokerError } from "../errors.js";
+import { badRequest, notFoundError } from "../errors.js";
+import { sendJson } from "../http/respond.js";
 import { authorizeAccess, authRequired, insufficientScope } from "./authorize.js";
 import { mercureLinkHeader } from "./discovery.js";
 import type { ResolvedMercureOptions } from "./options.js";
@@ -44,13 +45,14 @@ export async function handleSubscriptionsApi1(
     }),
     ETag: entityTag(cursor),
     "Cache-Control": "must-revalidate",
+    "Content-Type": "application/json", // exactly, as draft-08 (Subscription API) says
   };
   if (filter.subscriber !== undefined) {
     const doc = list[0];
-    if (doc === undefined) throw notFound("no such subscription");
-    return sendJson(res, doc, out);
+    if (doc === undefined) throw notFoundError("no such subscription");
+    return sendJson(res, 200, doc, out);
   }
-  sendJson(res, { id: path, type: "subscriptions", subscriptions: list }, out);
+  sendJson(res, 200, { id: path, type: "subscriptions", subscriptions: list }, out);
 }
 
 /**
@@ -62,8 +64,8 @@ function filterOf(path: string): Mercure1SubscriptionFilter {
   if (rest === "" || rest === "/") return {};
   const parts = rest.slice(1).split("/");
   const [type, match, subscriber] = parts;
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) throw notFound("not found");
-  if (!MATCH_TYPES.includes(type as MatchType)) throw notFound("unknown matcher type");
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) throw notFoundError("not found");
+  if (!MATCH_TYPES.includes(type as MatchType)) throw notFoundError("unknown matcher type");
   try {
     return {
       matchType: type as MatchType,
@@ -82,18 +84,4 @@ function filterOf(path: string): Mercure1SubscriptionFilter {
 function entityTag(cursor: string): string {
   if (/^[\x21\x23-\x7e]+$/.test(cursor)) return `"${cursor}"`;
   return `"sha256-${createHash("sha256").update(cursor).digest("base64url")}"`;
-}
-
-function notFound(message: string): SseBrokerError {
-  return new SseBrokerError("SSEB_ERR_NOT_FOUND", message, { statusCode: 404 });
-}
-
-function sendJson(res: ServerResponse, body: unknown, headers: Record<string, string>): void {
-  const text = JSON.stringify(body);
-  res.writeHead(200, {
-    ...headers,
-    "Content-Type": "application/json",
-    "Content-Length": Buffer.byteLength(text),
-  });
-  res.end(text);
 }

@@ -10,7 +10,6 @@ import { createRedisTransport } from "../../src/transport/redis.js";
 import { type RedisServer, startRedisServer, uniquePrefix } from "../helpers/redis-server.js";
 import { connectSse, type SseConnection } from "../helpers/sse-client.js";
 import { waitFor } from "../helpers/wait.js";
-import { accessToken, OAUTH } from "../mercure/access-token-fixture.js";
 import {
   type Hub,
   publisherToken,
@@ -19,6 +18,7 @@ import {
   subscriberToken,
   subscribeUrl,
 } from "../mercure/hub-fixture.js";
+import { grantToken, OAUTH } from "../mercure/oauth-fixture.js";
 
 const TOPIC = "https://example.com/cluster/books/1";
 const MARKER = "https://example.com/cluster/marker";
@@ -74,7 +74,7 @@ describe("two dialects across two nodes on Redis", () => {
   it("a 1.0 publish on A reaches classic and 1.0 subscribers on B, and a classic publish too", async () => {
     const classic = await connectSse(subscribeUrl(b.hub, [TOPIC, MARKER]));
     const v1 = await connectSse(v1Url(b, [TOPIC, MARKER]));
-    await publish(a, await accessToken({ publish: [{ match: "*" }] }), TOPIC, "from-1.0");
+    await publish(a, await grantToken({ publish: [{ match: "*" }] }), TOPIC, "from-1.0");
     await publish(a, await publisherToken(), TOPIC, "from-classic");
     assert.deepEqual(await untilMarker(classic), ["from-1.0", "from-classic"]);
     assert.deepEqual(await untilMarker(v1), ["from-1.0", "from-classic"]);
@@ -85,7 +85,7 @@ describe("two dialects across two nodes on Redis", () => {
   it("an id from a classic stream on A resumes a 1.0 subscription on B", async () => {
     const onA = await connectSse(subscribeUrl(a.hub, [TOPIC]));
     const first = await publish(a, await publisherToken(), TOPIC, "r1");
-    await publish(a, await accessToken({ publish: [{ match: "*" }] }), TOPIC, "r2");
+    await publish(a, await grantToken({ publish: [{ match: "*" }] }), TOPIC, "r2");
     const [seen] = await onA.waitForEvents(1);
     assert.equal(seen?.id, first);
     onA.close();
@@ -101,16 +101,16 @@ describe("two dialects across two nodes on Redis", () => {
   it("a replay on B skips a private update the reconnecting token does not cover, and keeps one it does (§Authorization on Event Replay)", async () => {
     const topic = "https://example.com/cluster/secret/1";
     const before = await publish(a, await publisherToken(), topic, "before");
-    await publish(a, await accessToken({ publish: [{ match: "*" }] }), topic, "private", { private: true });
+    await publish(a, await grantToken({ publish: [{ match: "*" }] }), topic, "private", { private: true });
     await publish(a, await publisherToken(), topic, "after");
     const tokens: [string, string, string[]][] = [
       [
         "1.0, not covering",
-        await accessToken({ subscribe: [{ match: "https://example.com/other" }] }),
+        await grantToken({ subscribe: [{ match: "https://example.com/other" }] }),
         ["after"],
       ],
       ["classic, not covering", await subscriberToken(["https://example.com/other"]), ["after"]],
-      ["1.0, covering", await accessToken({ subscribe: [{ match: topic }] }), ["private", "after"]],
+      ["1.0, covering", await grantToken({ subscribe: [{ match: topic }] }), ["private", "after"]],
       ["classic, covering", await subscriberToken([topic]), ["private", "after"]],
     ];
     for (const [what, jwt, expected] of tokens) {

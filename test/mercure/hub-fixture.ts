@@ -2,6 +2,7 @@
  * A real hub on 127.0.0.1 for Mercure tests: `createBroker({ mercure })` as an embedding application would
  * mount it (demo routes included), JWT helpers made with jose, and a form-publish helper.
  */
+import assert from "node:assert/strict";
 import type { KeyObject } from "node:crypto";
 import { once } from "node:events";
 import { createServer, request, type Server } from "node:http";
@@ -9,6 +10,8 @@ import type { AddressInfo } from "node:net";
 import { SignJWT } from "jose";
 import { type CreateBrokerOptions, createBroker, type SseBroker } from "../../src/index.js";
 import type { MercureOptions } from "../../src/mercure/index.js";
+import type { SseConnection } from "../helpers/sse-client.js";
+import { waitFor } from "../helpers/wait.js";
 
 export const PUBLISHER_SECRET = "publisher-secret-at-least-256-bits-long!!";
 export const SUBSCRIBER_SECRET = "subscriber-secret-at-least-256-bits-long!";
@@ -143,4 +146,29 @@ export function subscribeUrl(hub: string, topics: string[], extra: Record<string
   for (const t of topics) q.append("topic", t);
   for (const [k, v] of Object.entries(extra)) q.append(k, v);
   return `${hub}?${q}`;
+}
+
+/** The topic of the end markers `settle` publishes. */
+export const MARKER = "https://example.com/marker";
+
+/** Publishes `data` on `topic` with a classic publisher token (asserting a 200); the update's id. */
+export async function publishData(h: Hub, topic: string, data: string, opts: { private?: boolean } = {}) {
+  const fields: [string, string][] = [
+    ["topic", topic],
+    ["data", data],
+  ];
+  if (opts.private === true) fields.push(["private", "on"]);
+  const r = await publishForm(h.hub, fields, await publisherToken());
+  assert.equal(r.status, 200, r.body);
+  return r.body;
+}
+
+/**
+ * Publishes a marker on MARKER and waits for it on `sse` (which must match it): everything published
+ * before it was delivered, or never will be. The data of the events before the marker.
+ */
+export async function settle(h: Hub, sse: SseConnection): Promise<string[]> {
+  const id = await publishData(h, MARKER, "marker");
+  await waitFor("the marker", () => sse.events.some((e) => e.id === id), 5000);
+  return sse.events.filter((e) => e.data !== "marker").map((e) => e.data);
 }

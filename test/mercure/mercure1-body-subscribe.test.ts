@@ -10,19 +10,21 @@ import { after, before, describe, it } from "node:test";
 import { resolveMercureOptions } from "../../src/mercure/options.js";
 import { connectSse, type SseConnection } from "../helpers/sse-client.js";
 import { waitFor } from "../helpers/wait.js";
-import { accessToken, OAUTH } from "./access-token-fixture.js";
 import {
   errorCode,
   type Hub,
   httpRequest,
+  MARKER,
+  publishData,
   publisherToken,
   publishForm,
+  settle,
   startHub,
   subscriberToken,
 } from "./hub-fixture.js";
+import { grantToken, OAUTH } from "./oauth-fixture.js";
 
 const FORM = { "Content-Type": "application/x-www-form-urlencoded" };
-const MARKER = "https://example.com/marker";
 const LIMIT = 2048;
 
 let hub: Hub;
@@ -42,24 +44,6 @@ after(async () => {
   await hub.close();
   await closed.close();
 });
-
-async function publish(h: Hub, topic: string, data: string, opts: { private?: boolean } = {}) {
-  const fields: [string, string][] = [
-    ["topic", topic],
-    ["data", data],
-  ];
-  if (opts.private === true) fields.push(["private", "on"]);
-  const r = await publishForm(h.hub, fields, await publisherToken());
-  assert.equal(r.status, 200, r.body);
-  return r.body;
-}
-
-/** Publishes a marker and waits for it: everything published before it was delivered (or never will be). */
-async function settle(h: Hub, sse: SseConnection): Promise<string[]> {
-  const id = await publish(h, MARKER, "marker");
-  await waitFor("the marker", () => sse.events.some((e) => e.id === id), 5000);
-  return sse.events.filter((e) => e.data !== "marker").map((e) => e.data);
-}
 
 const form = (pairs: [string, string][]): string => new URLSearchParams(pairs).toString();
 
@@ -89,8 +73,8 @@ describe("subscribing with QUERY and a form body (draft-08 §Subscription, 2nd p
     );
     assert.equal(sse.status, 200, sse.raw);
     assert.match(String(sse.headers["content-type"]), /^text\/event-stream/);
-    await publish(hub, "https://example.com/q/1", "one");
-    await publish(hub, "https://example.com/q/2", "two");
+    await publishData(hub, "https://example.com/q/1", "one");
+    await publishData(hub, "https://example.com/q/2", "two");
     assert.deepEqual(await settle(hub, sse), ["one"]);
     sse.close();
   });
@@ -104,7 +88,7 @@ describe("subscribing with QUERY and a form body (draft-08 §Subscription, 2nd p
       null,
     );
     assert.equal(sse.status, 200, sse.raw);
-    await publish(hub, "https://example.com/q/nobody", "alone");
+    await publishData(hub, "https://example.com/q/nobody", "alone");
     assert.deepEqual(await settle(hub, sse), ["alone"]);
     sse.close();
   });
@@ -118,9 +102,9 @@ describe("subscribing with QUERY and a form body (draft-08 §Subscription, 2nd p
       ],
     );
     assert.equal(sse.status, 200, sse.raw);
-    await publish(hub, "https://example.com/u/query", "from-query");
-    await publish(hub, "https://example.com/u/body/7", "from-body");
-    await publish(hub, "https://example.com/u/other", "neither");
+    await publishData(hub, "https://example.com/u/query", "from-query");
+    await publishData(hub, "https://example.com/u/body/7", "from-body");
+    await publishData(hub, "https://example.com/u/other", "neither");
     assert.deepEqual(await settle(hub, sse), ["from-query", "from-body"]);
     sse.close();
   });
@@ -191,7 +175,7 @@ describe("last_event_id in a body subscription (draft-08 §Subscription ¶3, §R
   let ids: string[] = [];
   before(async () => {
     ids = [];
-    for (const d of ["1", "2", "3"]) ids.push(await publish(hub, topic, d));
+    for (const d of ["1", "2", "3"]) ids.push(await publishData(hub, topic, d));
   });
   const at = (i: number) => ids[i] as string;
 
@@ -442,7 +426,7 @@ describe("POST: a subscription when it asks for text/event-stream, else a publis
     );
     assert.equal(sse.status, 200, sse.raw);
     assert.match(String(sse.headers["content-type"]), /^text\/event-stream/);
-    await publish(hub, "https://example.com/post/1", "posted");
+    await publishData(hub, "https://example.com/post/1", "posted");
     assert.deepEqual(await settle(hub, sse), ["posted"]);
     sse.close();
   });
@@ -492,12 +476,12 @@ describe("private updates to a body subscription (draft-08 §Subscribers, §Auth
     const pattern: [string, string] = ["match_urlpattern", "https://example.com/secret/:id"];
     const allowed = await subscribeWithBody([], [pattern, ["match", MARKER]], {
       headers: {
-        Authorization: `Bearer ${await accessToken({ subscribe: [{ match: "https://example.com/secret/1" }] })}`,
+        Authorization: `Bearer ${await grantToken({ subscribe: [{ match: "https://example.com/secret/1" }] })}`,
       },
     });
     const anonymous = await subscribeWithBody([], [pattern, ["match", MARKER]]);
     assert.equal(allowed.status, 200, allowed.raw);
-    const pub = await accessToken({ publish: [{ match: "*" }] });
+    const pub = await grantToken({ publish: [{ match: "*" }] });
     for (const [topic, data] of [
       ["https://example.com/secret/1", "s1"],
       ["https://example.com/secret/2", "s2"],
@@ -513,7 +497,7 @@ describe("private updates to a body subscription (draft-08 §Subscribers, §Auth
       );
       assert.equal(r.status, 200, r.body);
     }
-    await publish(hub, "https://example.com/secret/3", "public");
+    await publishData(hub, "https://example.com/secret/3", "public");
     assert.deepEqual(await settle(hub, allowed), ["s1", "public"]);
     assert.deepEqual(await settle(hub, anonymous), ["public"]);
     allowed.close();
@@ -521,7 +505,7 @@ describe("private updates to a body subscription (draft-08 §Subscribers, §Auth
   });
 
   it("a cookie-authenticated POST subscription needs no publisher origin (it only reads); a cookie publish does", async () => {
-    const sub = await accessToken({ subscribe: [{ match: "https://example.com/cookie/1" }] });
+    const sub = await grantToken({ subscribe: [{ match: "https://example.com/cookie/1" }] });
     const sse = await subscribeWithBody(
       [],
       [
@@ -534,7 +518,7 @@ describe("private updates to a body subscription (draft-08 §Subscribers, §Auth
       },
     );
     assert.equal(sse.status, 200, sse.raw);
-    const pub = await accessToken({ publish: [{ match: "*" }] });
+    const pub = await grantToken({ publish: [{ match: "*" }] });
     const fields: [string, string][] = [
       ["topic", "https://example.com/cookie/1"],
       ["data", "c1"],

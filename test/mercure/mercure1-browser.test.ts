@@ -11,8 +11,8 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { chromiumSkipReason, type LaunchedBrowser, launchChromium } from "../helpers/browser.js";
-import { accessToken, OAUTH } from "./access-token-fixture.js";
 import { type Hub, publishForm, startHub } from "./hub-fixture.js";
+import { grantToken, OAUTH } from "./oauth-fixture.js";
 
 const skip = chromiumSkipReason();
 
@@ -52,7 +52,7 @@ async function publish1(topic: string, data: string, opts: { private?: boolean }
     ["data", data],
   ];
   if (opts.private === true) fields.push(["private", "on"]);
-  const r = await publishForm(hub.hub, fields, await accessToken({ publish: [{ match: "*" }] }));
+  const r = await publishForm(hub.hub, fields, await grantToken({ publish: [{ match: "*" }] }));
   assert.equal(r.status, 200, r.body);
   return r.body;
 }
@@ -106,7 +106,7 @@ describe("Mercure 1.0 in Chromium (draft-08 §Subscription, §Matcher Types)", {
   it("fetch with method QUERY and a URLSearchParams body streams updates, private ones by its at+jwt token", async () => {
     const page = await openPage();
     try {
-      const subscribe = await accessToken({
+      const subscribe = await grantToken({
         subscribe: [{ match: "https://example.com/secret/:id", match_type: "urlpattern" }],
       });
       // Starts the stream and returns at once (the read loop goes on in the page).

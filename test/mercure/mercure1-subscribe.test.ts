@@ -13,8 +13,9 @@ import {
   errorCode,
   type Hub,
   httpRequest,
-  publisherToken,
-  publishForm,
+  MARKER,
+  publishData,
+  settle,
   startHub,
   subscriberToken,
   subscribeUrl,
@@ -42,29 +43,9 @@ after(async () => {
   await strict.close();
 });
 
-const MARKER = "https://example.com/marker";
-
 /** A 1.0 subscribe URL from `[name, value]` pairs (URLSearchParams encodes as the draft asks). */
 function url1(h: Hub, pairs: [string, string][]): string {
   return `${h.hub}?${new URLSearchParams(pairs)}`;
-}
-
-async function publish(h: Hub, topic: string, data: string, opts: { private?: boolean } = {}) {
-  const fields: [string, string][] = [
-    ["topic", topic],
-    ["data", data],
-  ];
-  if (opts.private === true) fields.push(["private", "on"]);
-  const r = await publishForm(h.hub, fields, await publisherToken());
-  assert.equal(r.status, 200, r.body);
-  return r.body;
-}
-
-/** Publishes a marker and waits for it: everything published before it was delivered (or never will be). */
-async function settle(h: Hub, sse: SseConnection): Promise<string[]> {
-  const id = await publish(h, MARKER, "marker");
-  await waitFor("the marker", () => sse.events.some((e) => e.id === id), 5000);
-  return sse.events.filter((e) => e.data !== "marker").map((e) => e.data);
 }
 
 describe("Mercure 1.0 subscribe: matching (draft-08 §Matcher Types)", () => {
@@ -114,12 +95,12 @@ describe("Mercure 1.0 subscribe: matching (draft-08 §Matcher Types)", () => {
       cases.map((c) => connectSse(url1(hub, [...c.matchers, ["match", MARKER]]))),
     );
     for (const [i, s] of streams.entries()) assert.equal(s.status, 200, `${cases[i]?.section}: ${s.raw}`);
-    await publish(hub, "https://example.com/books/1", "b1");
-    await publish(hub, "https://example.com/books/2", "b2");
-    await publish(hub, "https://example.com/books/2/chapters/1", "deep");
-    await publish(hub, "https://example.com/authors/1", "a1");
-    await publish(hub, "https://example.com/books/{id}", "literal");
-    await publish(hub, "/rel/1", "rel");
+    await publishData(hub, "https://example.com/books/1", "b1");
+    await publishData(hub, "https://example.com/books/2", "b2");
+    await publishData(hub, "https://example.com/books/2/chapters/1", "deep");
+    await publishData(hub, "https://example.com/authors/1", "a1");
+    await publishData(hub, "https://example.com/books/{id}", "literal");
+    await publishData(hub, "/rel/1", "rel");
     for (const [i, c] of cases.entries()) {
       const s = streams[i] as SseConnection;
       assert.deepEqual(await settle(hub, s), c.expect, c.section);
@@ -142,8 +123,8 @@ describe("Mercure 1.0 subscribe: matching (draft-08 §Matcher Types)", () => {
         ["match", MARKER],
       ]),
     );
-    await publish(hub, "https://example.com/shared/7", "seven");
-    await publish(hub, text, "literal");
+    await publishData(hub, "https://example.com/shared/7", "seven");
+    await publishData(hub, text, "literal");
     assert.deepEqual(await settle(hub, classic), ["seven", "literal"]);
     assert.deepEqual(await settle(hub, v1), ["literal"]);
     assert.deepEqual(await settle(hub, v1b), ["literal"]);
@@ -156,9 +137,9 @@ describe("Mercure 1.0 subscribe: matching (draft-08 §Matcher Types)", () => {
     const allowed = await connectSse(url1(hub, [pattern, ["match", MARKER]]), {
       headers: { Authorization: `Bearer ${await subscriberToken(["https://example.com/p/1"])}` },
     });
-    await publish(hub, "https://example.com/p/1", "public");
-    await publish(hub, "https://example.com/p/1", "secret1", { private: true });
-    await publish(hub, "https://example.com/p/2", "secret2", { private: true });
+    await publishData(hub, "https://example.com/p/1", "public");
+    await publishData(hub, "https://example.com/p/1", "secret1", { private: true });
+    await publishData(hub, "https://example.com/p/2", "secret2", { private: true });
     assert.deepEqual(await settle(hub, anonymous), ["public"]);
     assert.deepEqual(await settle(hub, allowed), ["public", "secret1"]);
     anonymous.close();
@@ -192,8 +173,8 @@ describe("Mercure 1.0 subscribe: matching (draft-08 §Matcher Types)", () => {
       ]),
     );
     assert.equal(s.status, 200, s.raw);
-    await publish(strict, "https://example.com/n/12", "digits");
-    await publish(strict, "https://example.com/n/ab", "letters");
+    await publishData(strict, "https://example.com/n/12", "digits");
+    await publishData(strict, "https://example.com/n/ab", "letters");
     assert.deepEqual(await settle(strict, s), ["digits"]);
     s.close();
   });
@@ -372,7 +353,7 @@ describe("Mercure 1.0 subscribe: last_event_id and Mercure-Last-Event-ID (draft-
   let ids: string[] = [];
   before(async () => {
     ids = [];
-    for (const d of ["1", "2", "3"]) ids.push(await publish(hub, topic, d));
+    for (const d of ["1", "2", "3"]) ids.push(await publishData(hub, topic, d));
   });
 
   const cases: {
@@ -456,8 +437,8 @@ describe("Mercure 1.0 subscribe: last_event_id and Mercure-Last-Event-ID (draft-
 describe("classic subscriptions are unchanged", () => {
   it("answers Last-Event-ID (not Mercure-Last-Event-ID), resumes from lastEventID, ignores last_event_id", async () => {
     const topic = "https://example.com/classic/1";
-    const first = await publish(hub, topic, "c1");
-    await publish(hub, topic, "c2");
+    const first = await publishData(hub, topic, "c1");
+    await publishData(hub, topic, "c2");
     const q = await connectSse(subscribeUrl(hub.hub, [topic], { lastEventID: first }));
     assert.equal(q.headers["last-event-id"], first);
     assert.equal(q.headers["mercure-last-event-id"], undefined);
@@ -475,7 +456,7 @@ describe("classic subscriptions are unchanged", () => {
 
   it("still treats {…} in topic= as a URI template and * as the wildcard", async () => {
     const t = await connectSse(subscribeUrl(hub.hub, ["https://example.com/ct/{id}", MARKER]));
-    await publish(hub, "https://example.com/ct/5", "five");
+    await publishData(hub, "https://example.com/ct/5", "five");
     assert.deepEqual(await settle(hub, t), ["five"]);
     t.close();
   });

@@ -10,7 +10,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connectSse, type SseConnection } from "../helpers/sse-client.js";
 import { waitFor } from "../helpers/wait.js";
-import { accessToken, OAUTH } from "./access-token-fixture.js";
 import {
   type Hub,
   publisherToken,
@@ -19,6 +18,7 @@ import {
   subscriberToken,
   subscribeUrl,
 } from "./hub-fixture.js";
+import { grantToken, OAUTH } from "./oauth-fixture.js";
 
 let hub: Hub;
 before(async () => {
@@ -33,14 +33,14 @@ const MARKER = "https://example.com/mixed/marker";
 
 /** A publish token of `dialect` allowed to publish anywhere. */
 const publishToken = (d: Dialect): Promise<string> =>
-  d === "classic" ? publisherToken(["*"]) : accessToken({ publish: [{ match: "*" }] });
+  d === "classic" ? publisherToken(["*"]) : grantToken({ publish: [{ match: "*" }] });
 
 /** A subscribe token of `dialect` whose private-update rights are exactly `topic` (or none). */
 function subscribeToken(d: Dialect, topic: string | null): Promise<string> {
   const topics = topic === null ? ["https://example.com/mixed/nothing-here"] : [topic];
   return d === "classic"
     ? subscriberToken(topics)
-    : accessToken({ subscribe: topics.map((match) => ({ match })) });
+    : grantToken({ subscribe: topics.map((match) => ({ match })) });
 }
 
 async function publish(

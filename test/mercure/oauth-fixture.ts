@@ -23,3 +23,32 @@ export function accessToken(details: unknown = grantAll(["publish", "subscribe"]
     .setProtectedHeader({ alg: "HS256", typ: "at+jwt" })
     .sign(new TextEncoder().encode(ISS_KEY));
 }
+
+export interface Grant {
+  /** Topic matchers the token may publish to (`{ match: "*" }` = any). */
+  publish?: { match: string; match_type?: string }[];
+  subscribe?: { match: string; match_type?: string }[];
+}
+
+/** An `at+jwt` token with every RFC 9068 claim and one authorization detail per action, valid 5 minutes. */
+export function grantToken(grant: Grant): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const details = [];
+  if (grant.publish !== undefined)
+    details.push({ type: DETAIL, actions: ["publish"], topics: grant.publish });
+  if (grant.subscribe !== undefined) {
+    details.push({ type: DETAIL, actions: ["subscribe"], topics: grant.subscribe });
+  }
+  return new SignJWT({
+    authorization_details: details,
+    sub: "urn:uuid:bb3de268-05b0-4c65-b44e-8f9acefc29d6",
+    client_id: ISS,
+    jti: `urn:uuid:${crypto.randomUUID()}`,
+  })
+    .setProtectedHeader({ alg: "HS256", typ: "at+jwt" })
+    .setIssuer(ISS)
+    .setAudience(AUD)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 300)
+    .sign(new TextEncoder().encode(ISS_KEY));
+}
