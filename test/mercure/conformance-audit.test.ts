@@ -1,0 +1,127 @@
+/**
+ * Defects found by an external-style conformance audit of the Mercure 1.0 hub (draft-dunglas-mercure-08),
+ * reproduced over real HTTP against a real hub configured as the CLI is for a conformance suite: one trusted
+ * issuer with an HS256 key, an audience, anonymous subscribers, no classic keys. Each case names its section.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { base64url, SignJWT } from "jose";
+import { type HttpResult, type Hub, httpRequest, publishForm, startHub } from "./hub-fixture.js";
+import { AUD, grantAll, ISS, ISS_KEY, OAUTH } from "./oauth-fixture.js";
+
+let hub: Hub;
+before(async () => {
+  // As `--anonymous --oauth-issuer … --oauth-issuer-key … --oauth-audience …`: no classic JWT key at all.
+  hub = await startHub({
+    ...OAUTH,
+    anonymous: true,
+    publisherJwtKey: undefined,
+    subscriberJwtKey: undefined,
+  });
+});
+after(async () => {
+  await hub.close();
+});
+
+const TOPIC = "https://example.com/books/1";
+
+/** A token of the trusted issuer for the hub's audience, valid 5 minutes, with this protected header. */
+function issuerToken(header: Record<string, unknown>): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ authorization_details: grantAll(["publish", "subscribe"]) })
+    .setProtectedHeader({ alg: "HS256", ...header })
+    .setIssuer(ISS)
+    .setAudience(AUD)
+    .setSubject("urn:example:subscriber")
+    .setIssuedAt(now)
+    .setExpirationTime(now + 300)
+    .setJti(crypto.randomUUID())
+    .sign(new TextEncoder().encode(ISS_KEY));
+}
+
+/** An unsecured JWS (`alg: none`) with otherwise valid claims and this header. */
+function unsecuredToken(header: Record<string, unknown>): string {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { iss: ISS, aud: AUD, exp: now + 300, authorization_details: grantAll(["publish"]) };
+  return `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(claims))}.`;
+}
+
+const publishWith = (authorization: string) =>
+  httpRequest(hub.hub, {
+    method: "POST",
+    headers: { Authorization: authorization, "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams([["topic", TOPIC]]).toString(),
+  });
+
+// A subscription refused before its stream opens is an ordinary response.
+const subscribeWith = (authorization: string) =>
+  httpRequest(`${hub.hub}?${new URLSearchParams([["match", TOPIC]])}`, {
+    headers: { Authorization: authorization },
+  });
+
+function assertChallenge(r: HttpResult, status: number, error: string | null): void {
+  assert.equal(r.status, status, r.body);
+  const challenge = String(r.headers["www-authenticate"]);
+  assert.match(challenge, /^Bearer /);
+  if (error === null) assert.doesNotMatch(challenge, /error=/);
+  else assert.match(challenge, new RegExp(`error="${error}"`));
+}
+
+describe("presented tokens that fail validation answer 401 invalid_token (draft-08 §Error Responses)", () => {
+  const cases: { section: string; send: () => Promise<HttpResult> }[] = [
+    {
+      section: "§Token Validation: typ JWT (an ID token's) on a publish",
+      send: async () => publishWith(`Bearer ${await issuerToken({ typ: "JWT" })}`),
+    },
+    {
+      section: "§Token Validation: typ JWT on a match= subscription",
+      send: async () => subscribeWith(`Bearer ${await issuerToken({ typ: "JWT" })}`),
+    },
+    {
+      section: "§Token Validation: no typ at all",
+      send: async () => publishWith(`Bearer ${await issuerToken({})}`),
+    },
+    {
+      section: "§Token Validation: alg none without typ",
+      send: async () => publishWith(`Bearer ${unsecuredToken({ alg: "none" })}`),
+    },
+    {
+      section: "§Error Responses: a bearer value that is no JWS",
+      send: async () => publishWith("Bearer not-a-jwt"),
+    },
+    {
+      section: "§Error Responses: a bearer value that is no JWS, on a subscription",
+      send: async () => subscribeWith("Bearer xx.yy.zz"),
+    },
+  ];
+  for (const c of cases) {
+    it(c.section, async () => {
+      assertChallenge(await c.send(), 401, "invalid_token");
+    });
+  }
+});
+
+describe("requests without a bearer token carry no error code (draft-08 §Error Responses, RFC 6750 §3.1)", () => {
+  it("§Error Responses: a publish without a token: 401, a challenge without error", async () => {
+    assertChallenge(await publishForm(hub.hub, [["topic", TOPIC]], null), 401, null);
+  });
+
+  it("§Error Responses: another authentication scheme is no bearer token: a challenge without error", async () => {
+    assertChallenge(await publishWith("Basic Zm9vOmJhcg=="), 401, null);
+  });
+});
+
+describe("access tokens are never taken from the URL (draft-08 §Presenting the Access Token)", () => {
+  for (const name of ["authorization", "access_token"]) {
+    it(`§Presenting the Access Token: ${name}= on a match= subscription is a 400 invalid_request`, async () => {
+      const token = await issuerToken({ typ: "at+jwt" });
+      const r = await httpRequest(
+        `${hub.hub}?${new URLSearchParams([
+          ["match", TOPIC],
+          [name, token],
+        ])}`,
+      );
+      assertChallenge(r, 400, "invalid_request");
+    });
+  }
+});
