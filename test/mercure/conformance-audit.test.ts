@@ -5,9 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { base64url, SignJWT } from "jose";
+import { base64url, exportJWK, generateKeyPair, SignJWT } from "jose";
+import { connectSse } from "../helpers/sse-client.js";
 import { type HttpResult, type Hub, httpRequest, publishForm, startHub } from "./hub-fixture.js";
-import { AUD, grantAll, ISS, ISS_KEY, OAUTH } from "./oauth-fixture.js";
+import { AUD, accessToken, grantAll, ISS, ISS_KEY, OAUTH } from "./oauth-fixture.js";
 
 let hub: Hub;
 before(async () => {
@@ -25,18 +26,25 @@ after(async () => {
 
 const TOPIC = "https://example.com/books/1";
 
-/** A token of the trusted issuer for the hub's audience, valid 5 minutes, with this protected header. */
-function issuerToken(header: Record<string, unknown>): Promise<string> {
+/**
+ * A token of the trusted issuer for the hub's audience, valid 5 minutes (or until `exp`), with this protected
+ * header; signed with the issuer's HS256 secret unless `key` is given.
+ */
+function issuerToken(
+  header: Record<string, unknown>,
+  opts: { key?: CryptoKey | Uint8Array; exp?: number; nbf?: number } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ authorization_details: grantAll(["publish", "subscribe"]) })
+  const jwt = new SignJWT({ authorization_details: grantAll(["publish", "subscribe"]) })
     .setProtectedHeader({ alg: "HS256", ...header })
     .setIssuer(ISS)
     .setAudience(AUD)
     .setSubject("urn:example:subscriber")
     .setIssuedAt(now)
-    .setExpirationTime(now + 300)
-    .setJti(crypto.randomUUID())
-    .sign(new TextEncoder().encode(ISS_KEY));
+    .setExpirationTime(opts.exp ?? now + 300)
+    .setJti(crypto.randomUUID());
+  if (opts.nbf !== undefined) jwt.setNotBefore(opts.nbf);
+  return jwt.sign(opts.key ?? new TextEncoder().encode(ISS_KEY));
 }
 
 /** An unsecured JWS (`alg: none`) with otherwise valid claims and this header. */
@@ -86,6 +94,30 @@ describe("presented tokens that fail validation answer 401 invalid_token (draft-
       send: async () => publishWith(`Bearer ${unsecuredToken({ alg: "none" })}`),
     },
     {
+      section: "§Token Validation: alg none with typ at+jwt",
+      send: async () => publishWith(`Bearer ${unsecuredToken({ alg: "none", typ: "at+jwt" })}`),
+    },
+    {
+      section: "§Token Validation: an alg off the issuer's allowlist (HS384 with the HS256 secret)",
+      send: async () => publishWith(`Bearer ${await issuerToken({ typ: "at+jwt", alg: "HS384" })}`),
+    },
+    {
+      section: "§Token Validation: key material from the token itself (ES256 with its own jwk header)",
+      send: async () => {
+        const attacker = await generateKeyPair("ES256");
+        const jwk = await exportJWK(attacker.publicKey);
+        const t = await issuerToken({ typ: "at+jwt", alg: "ES256", jwk }, { key: attacker.privateKey });
+        return publishWith(`Bearer ${t}`);
+      },
+    },
+    {
+      section: "§Token Validation: nbf in the future",
+      send: async () =>
+        publishWith(
+          `Bearer ${await issuerToken({ typ: "at+jwt" }, { nbf: Math.floor(Date.now() / 1000) + 600 })}`,
+        ),
+    },
+    {
       section: "§Error Responses: a bearer value that is no JWS",
       send: async () => publishWith("Bearer not-a-jwt"),
     },
@@ -124,4 +156,50 @@ describe("access tokens are never taken from the URL (draft-08 §Presenting the 
       assertChallenge(r, 400, "invalid_request");
     });
   }
+});
+
+describe("what reaches a Mercure 1.0 subscriber", () => {
+  it("§Server-Sent Events Field Injection: data with LF, CR and CRLF is one data: line per line", async () => {
+    const topic = "https://example.com/injection";
+    const sub = await connectSse(`${hub.hub}?${new URLSearchParams([["match", topic]])}`);
+    try {
+      const data = "a\nid: forged\revent: mercure\r\nretry: 1\n\ndata: x";
+      const r = await publishForm(
+        hub.hub,
+        [
+          ["topic", topic],
+          ["data", data],
+        ],
+        await accessToken(),
+      );
+      assert.equal(r.status, 200, r.body);
+      const [event] = await sub.waitForEvents(1);
+      assert.equal(event?.id, r.body);
+      assert.equal(event?.event, undefined);
+      assert.equal(event?.data, "a\nid: forged\nevent: mercure\nretry: 1\n\ndata: x");
+      assert.ok(
+        sub.raw.includes(
+          "data:a\ndata:id: forged\ndata:event: mercure\ndata:retry: 1\ndata:\ndata:data: x\n\n",
+        ),
+        sub.raw,
+      );
+      assert.deepEqual(sub.retries, []);
+    } finally {
+      sub.close();
+    }
+  });
+
+  it("§Subscribers: the stream of an access token's bearer ends no later than the token's exp", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const sub = await connectSse(`${hub.hub}?${new URLSearchParams([["match", TOPIC]])}`, {
+      headers: { Authorization: `Bearer ${await issuerToken({ typ: "at+jwt" }, { exp })}` },
+    });
+    try {
+      assert.equal(sub.status, 200);
+      await sub.waitForEnd(10_000);
+      assert.ok(sub.ended);
+    } finally {
+      sub.close();
+    }
+  });
 });
