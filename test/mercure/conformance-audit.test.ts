@@ -32,7 +32,7 @@ const TOPIC = "https://example.com/books/1";
  */
 function issuerToken(
   header: Record<string, unknown>,
-  opts: { key?: CryptoKey | Uint8Array; exp?: number; nbf?: number } = {},
+  opts: { key?: Parameters<SignJWT["sign"]>[0]; exp?: number; nbf?: number } = {},
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const jwt = new SignJWT({ authorization_details: grantAll(["publish", "subscribe"]) })
