@@ -203,3 +203,44 @@ describe("what reaches a Mercure 1.0 subscriber", () => {
     }
   });
 });
+
+describe("matching and token presentation details", () => {
+  it("§URL Pattern: no ignoreCase: the path is compared case-sensitively; §Publication: private=off is private", async () => {
+    const base = "https://example.com/audit-case";
+    const url = `${hub.hub}?${new URLSearchParams([
+      ["match_urlpattern", `${base}/Books/:id`],
+      ["match", `${base}/end`],
+    ])}`;
+    const sub = await connectSse(url);
+    try {
+      const token = await accessToken();
+      for (const [topic, data, priv] of [
+        [`${base}/books/1`, "lower", false],
+        [`${base}/Books/1`, "private-off", true],
+        [`${base}/Books/2`, "upper", false],
+        [`${base}/end`, "END", false],
+      ] as const) {
+        const fields: [string, string][] = [
+          ["topic", topic],
+          ["data", data],
+        ];
+        if (priv) fields.push(["private", "off"]);
+        const r = await publishForm(hub.hub, fields, token);
+        assert.equal(r.status, 200, r.body);
+      }
+      const events = await sub.waitForEvents(2);
+      // The anonymous subscriber never gets the private update, whatever its `private` value says.
+      assert.deepEqual(
+        events.map((e) => e.data),
+        ["upper", "END"],
+      );
+    } finally {
+      sub.close();
+    }
+  });
+
+  it("§Authorization HTTP Header: the Bearer scheme name is matched case-insensitively", async () => {
+    const r = await publishWith(`bEaReR ${await accessToken()}`);
+    assert.equal(r.status, 200, r.body);
+  });
+});
