@@ -86,7 +86,9 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
         throw notFoundError();
       }
     } catch (err) {
-      const challenge = challengeOf(err, () => (metaPath === null ? null : metadataUrlOf(o, req)));
+      const challenge = challengeOf(err, req, servesMercure1(o), () =>
+        metaPath === null ? null : metadataUrlOf(o, req),
+      );
       const status = sendError(
         res,
         err,
@@ -105,9 +107,20 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
  * The RFC 6750 challenge for an error: with `error=` for Mercure 1.0 token failures, none without a token
  * (draft-08, Error Responses), and `resource_metadata` (RFC 9728 §5.1) when the hub serves 1.0.
  */
-function challengeOf(err: unknown, metadataUrl: () => string | null): string | null {
+function challengeOf(
+  err: unknown,
+  req: IncomingMessage,
+  serves1: boolean,
+  metadataUrl: () => string | null,
+): string | null {
   if (!(err instanceof SseBrokerError)) return null;
-  const code = BEARER_ERRORS[err.code];
+  let code = BEARER_ERRORS[err.code];
+  // A token that is no at+jwt (an ID token, no typ, not a JWS) is verified as a classic one; where it fails
+  // on a hub serving 1.0 it is still a presented token that failed validation: `invalid_token` (draft-08,
+  // Error Responses). Another scheme in the Authorization header presented no bearer token (RFC 6750 §3.1).
+  if (code === undefined && serves1 && CLASSIC_TOKEN_ERRORS.has(err.code) && presentsBearer(req)) {
+    code = "invalid_token";
+  }
   if (code === undefined && err.statusCode !== 401) return null;
   const resourceMetadata = metadataUrl();
   let challenge = 'Bearer realm="mercure"';
@@ -122,6 +135,14 @@ const BEARER_ERRORS: Partial<Record<string, string>> = {
   SSEB_ERR_MERCURE_TOKEN_SCOPE: "insufficient_scope",
   SSEB_ERR_MERCURE_TOKEN_REQUEST: "invalid_request",
 };
+
+const CLASSIC_TOKEN_ERRORS = new Set(["SSEB_ERR_AUTH_TOKEN_INVALID", "SSEB_ERR_AUTH_TOKEN_EXPIRED"]);
+
+/** False when the Authorization header holds no `Bearer <token>` credential (a cookie or query token is one). */
+function presentsBearer(req: IncomingMessage): boolean {
+  const header = req.headers.authorization;
+  return header === undefined || /^Bearer +\S/i.test(header);
+}
 
 function isPublishPreflight(req: IncomingMessage): boolean {
   return req.headers["access-control-request-method"]?.toUpperCase() === "POST";

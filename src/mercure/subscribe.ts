@@ -130,7 +130,9 @@ async function subscriberGrants(
   o: ResolvedMercureOptions,
   v1: boolean,
 ): Promise<SubscriberGrants | null> {
-  if (v1 && queryOf(url).has("authorization")) findAccessToken(req, url); // throws the coded 400
+  const q = queryOf(url);
+  // Either name of a URL token makes findAccessToken throw the coded 400 (invalid_request).
+  if (v1 && (q.has("authorization") || q.has("access_token"))) findAccessToken(req, url);
   // A 1.0-only hub reads 1.0 token sources only: a classic token there fails as an invalid access token.
   if (v1 && (o.protocol === "1" || carriesAccessToken(req, url, o))) {
     const g = await authorizeAccess(req, url, "subscriber", o);

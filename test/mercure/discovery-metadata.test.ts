@@ -183,10 +183,11 @@ describe("resource_metadata in Bearer challenges (draft-08 §Error Responses, RF
       expect: () => challenge(META_URL, "insufficient_scope"),
     },
     {
-      section: "§Error Responses: a classic 401 on a hub serving 1.0 carries it too",
+      section:
+        "§Error Responses: a classic 401 on a hub serving 1.0 carries it too (a presented token: invalid_token)",
       send: async () => publishForm(plain.hub, [["topic", "https://example.com/a"]], "not-a-jwt"),
       status: 401,
-      expect: () => challenge(META_URL),
+      expect: () => challenge(META_URL, "invalid_token"),
     },
     {
       section: "§Protected Resource Metadata: derived from the request's hub URL when the audience is no URL",
