@@ -99,7 +99,7 @@ export async function authorizeAccess(
   const found = findAccessToken(req, url, o.cookieName);
   if (found === null) return null;
   if (found.cookie && role === "publisher") checkOrigin(req, o.publishOrigins);
-  return verifyAccessToken(found.token, o, new URL(o.hubUrl, url).href);
+  return verifyAccessToken(found.token, o, o.hubBase);
 }
 
 function invalidRequest(message: string): SseBrokerError {

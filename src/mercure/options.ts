@@ -114,6 +114,12 @@ export interface ResolvedMercureOptions {
   readonly subscriptions: boolean;
   readonly cookieName: string;
   readonly hubUrl: string;
+  /**
+   * The absolute hub URL relative topics and URL patterns resolve against (draft-08, URL Pattern):
+   * `hubUrl` if absolute, else `hubUrl` on the origin of an absolute `oauthAudience` (the hub's resource
+   * identifier, RECOMMENDED to be its canonical URL), else on `http://localhost`.
+   */
+  readonly hubBase: string;
   readonly jwtClockToleranceSec: number;
   readonly jwtAudience: readonly string[] | null;
   readonly jwtIssuer: readonly string[] | null;
@@ -298,6 +304,7 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
     subscriptions,
     cookieName,
     hubUrl,
+    hubBase: hubBaseOf(hubUrl, oauthAudience),
     jwtClockToleranceSec: tolerance,
     jwtAudience: claimValues("jwtAudience", o.jwtAudience),
     jwtIssuer: claimValues("jwtIssuer", o.jwtIssuer),
@@ -316,4 +323,13 @@ export function resolveMercureOptions(o: MercureOptions = {}): ResolvedMercureOp
     ),
     protocol,
   });
+}
+
+function hubBaseOf(hubUrl: string, audience: string | null): string {
+  if (URL.canParse(hubUrl)) return new URL(hubUrl).href;
+  if (audience !== null && URL.canParse(audience)) {
+    const a = new URL(audience);
+    if (a.protocol === "https:" || a.protocol === "http:") return new URL(hubUrl, a).href;
+  }
+  return new URL(hubUrl, "http://localhost").href;
 }

@@ -29,7 +29,7 @@ export async function handlePublish(
   url: URL,
   headers: Record<string, string>,
 ): Promise<void> {
-  const hub = new URL(o.hubUrl, url);
+  const hub = new URL(o.hubBase);
   // Authorize before reading the body: an unauthenticated client gets nothing buffered.
   if (dialectOf(req, url, o) === "1") {
     // Mercure 1.0: an `at+jwt` token whose publish matchers must cover every topic.

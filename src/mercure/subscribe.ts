@@ -78,7 +78,7 @@ export async function handleSubscribe1(
     if (o.subscriptions) checkEventTopics(matchers);
     client = admitStream(broker, req, res);
     // Compiled after admission (a refused client costs no pattern compile), once for this subscription.
-    compiled = compileMatchers(matchers, new URL(o.hubUrl, url).href, o);
+    compiled = compileMatchers(matchers, o.hubBase, o);
   } catch (err) {
     countRefusal(broker, err);
     throw err;

@@ -244,3 +244,34 @@ describe("matching and token presentation details", () => {
     assert.equal(r.status, 200, r.body);
   });
 });
+
+describe("relative topics and patterns resolve against the hub's URL (draft-08 §URL Pattern)", () => {
+  it("§URL Pattern: with a relative hubUrl, the hub URL is on the origin of the audience (its resource identifier)", async () => {
+    // AUD is https://hub.example.com/.well-known/mercure: a relative pattern covers that origin's topics only.
+    const sse = await connectSse(`${hub.hub}?match_urlpattern=${encodeURIComponent("/books/:id")}&match=end`);
+    assert.equal(sse.status, 200, sse.raw);
+    const pub = await accessToken(grantAll(["publish"]));
+    for (const topic of [
+      "https://hub.example.com/books/1",
+      "https://example.com/books/2",
+      "/books/3",
+      "end",
+    ]) {
+      const r = await publishForm(
+        hub.hub,
+        [
+          ["topic", topic],
+          ["data", topic],
+        ],
+        pub,
+      );
+      assert.equal(r.status, 200, r.body);
+    }
+    const events = await sse.waitForEvents(3);
+    assert.deepEqual(
+      events.map((e) => e.data),
+      ["https://hub.example.com/books/1", "/books/3", "end"],
+    );
+    sse.close();
+  });
+});
