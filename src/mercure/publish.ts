@@ -35,7 +35,8 @@ export async function handlePublish(
     // Mercure 1.0: an `at+jwt` token whose publish matchers must cover every topic.
     const grants = await authorizeAccess(req, url, "publisher", o);
     if (grants === null) throw authRequired("publishing needs a token");
-    if (grants.publish.selectors.length === 0) throw insufficientScope("the token grants no publish action");
+    // No early 403 for a token without any publish grant: the publication rules come first, since a topic
+    // in the reserved namespace is a 400 "regardless of the presented access token" (draft-08, Publication).
     const rules: FieldRules = (fields) => assertPublish1(fields, hub, broker.options.maxTopicsPerUpdate);
     return publishCovered(broker, req, res, headers, req.headers.authorization ?? null, rules, (topic) => {
       if (!grants.publish.matches(topic)) throw insufficientScope("the token may not publish to this topic");

@@ -275,3 +275,20 @@ describe("relative topics and patterns resolve against the hub's URL (draft-08 �
     sse.close();
   });
 });
+
+describe("publication rules come before the token's scope (draft-08 §Publication)", () => {
+  it("§Publication: a reserved topic is a 400 even for a token that grants no publish at all; other topics 403", async () => {
+    const subscribeOnly = await accessToken(grantAll(["subscribe"]));
+    const reserved = await publishForm(
+      hub.hub,
+      [["topic", "/.well-known/mercure/subscriptions/x"]],
+      subscribeOnly,
+    );
+    assert.equal(reserved.status, 400, reserved.body);
+    const star = await publishForm(hub.hub, [["topic", "*"]], subscribeOnly);
+    assert.equal(star.status, 400, star.body);
+    const plain = await publishForm(hub.hub, [["topic", TOPIC]], subscribeOnly);
+    assert.equal(plain.status, 403, plain.body);
+    assert.match(String(plain.headers["www-authenticate"]), /error="insufficient_scope"/);
+  });
+});
