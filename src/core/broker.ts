@@ -21,6 +21,7 @@ import { ExpiryQueue } from "./expiry.js";
 import { Fanout } from "./fanout.js";
 import { History, MergedCursor, type ReplayCursor, type Retained } from "./history.js";
 import { LogLimiter } from "./log-limiter.js";
+import { MissedNoticeCursor } from "./missed-notice.js";
 import { type CloseReason, Session, type SessionSink } from "./session.js";
 import type { SubscriptionCounts } from "./subscription-index.js";
 import {
@@ -63,6 +64,11 @@ export interface SubscribeOptions {
   authorizedCompiled?: SelectorSet | undefined;
   /** Resume point (Last-Event-ID); `"earliest"` replays all retained history. */
   lastEventId?: string | undefined;
+  /**
+   * Start a resume that history cannot cover (`resume.complete` false) with the `sse-broker.missed`
+   * control event (see missed-notice.ts). Defaults to `false`.
+   */
+  signalMissed?: boolean | undefined;
   /** Omit `id:` lines (seed demo wire format). */
   bareFrames?: boolean;
   /** Close the stream at this time (ms since epoch), e.g. the subscriber token's `exp`. */
@@ -402,7 +408,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
           client: opts.client,
           ...(opts.meta === undefined ? {} : { meta: opts.meta }),
         });
-        this.#attach(session, (plan as { cursor: ReplayCursor } | null)?.cursor ?? null);
+        this.#attach(session, this.#replayOf(plan, lastEventId, opts.signalMissed === true));
         return session;
       },
     };
@@ -442,6 +448,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const ephemeral = this.ephemeralHistory.plan(seq ?? 0, selectors, wants, this.#seq);
     // Ephemeral history is best effort: its evictions do not make a data replay incomplete.
     return { complete: data.complete, cursor: new MergedCursor(data.cursor, ephemeral.cursor) };
+  }
+
+  /** What a session opening with `plan` replays: its cursor, after the missed notice when it applies. */
+  #replayOf(
+    plan: { complete: boolean; cursor: ReplayCursor } | null,
+    lastEventId: string | undefined,
+    signalMissed: boolean,
+  ): ReplayCursor | null {
+    if (plan === null) return null;
+    if (!signalMissed || plan.complete || lastEventId === undefined) return plan.cursor;
+    return new MissedNoticeCursor(plan.cursor, lastEventId);
   }
 
   /**
