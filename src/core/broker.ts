@@ -69,6 +69,13 @@ export interface SubscribeOptions {
    * control event (see missed-notice.ts). Defaults to `false`.
    */
   signalMissed?: boolean | undefined;
+  /**
+   * Without a resume point: first send the newest retained event of each topic the selectors match (at
+   * most `MAX_LATEST_TOPICS`, those most recently published; private ones only when authorized), in
+   * publication order, then the live stream. Ignored with `lastEventId`, which replays what followed
+   * it instead. Defaults to `false`.
+   */
+  latest?: boolean | undefined;
   /** Omit `id:` lines (seed demo wire format). */
   bareFrames?: boolean;
   /** Close the stream at this time (ms since epoch), e.g. the subscriber token's `exp`. */
@@ -115,6 +122,11 @@ const kSession = Symbol("sse-broker.session");
 
 function onSinkGone(this: { [kSession]?: Session }): void {
   this[kSession]?.close("client");
+}
+
+/** Whether a subscriber with these grants may receive a retained event (private ones need a grant). */
+function wantsOf(grants: SelectorSet | null): (e: Retained) => boolean {
+  return (e) => !e.private || grants?.matchesAny(e.topics) === true;
 }
 
 /** Bounds of the history of ephemeral updates (subscription events: about two per topic). */
@@ -382,12 +394,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
           : this.matcher.compile(opts.authorized);
     const lastEventId = opts.lastEventId;
     if (lastEventId !== undefined) assertField("id", lastEventId);
+    // A resume point wins over latest values: a reconnecting client gets exactly what followed its id.
+    const latest = opts.latest === true && lastEventId === undefined;
     let plannedAt = -1;
     let plan: { complete: boolean; cursor: ReplayCursor } | null = null;
     const ensurePlan = (): void => {
-      if (lastEventId === undefined || plannedAt === this.#seq) return;
+      if ((lastEventId === undefined && !latest) || plannedAt === this.#seq) return;
       plannedAt = this.#seq;
-      plan = this.#plan(selectors, grants, lastEventId);
+      plan =
+        lastEventId === undefined
+          ? { complete: true, cursor: this.history.latest(selectors, wantsOf(grants), this.#seq) }
+          : this.#plan(selectors, grants, lastEventId);
     };
     ensurePlan();
     return {
@@ -443,7 +460,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       lastEventId === "earliest"
         ? 0
         : (this.history.seqOf(lastEventId) ?? this.ephemeralHistory.seqOf(lastEventId));
-    const wants = (e: Retained): boolean => !e.private || grants?.matchesAny(e.topics) === true;
+    const wants = wantsOf(grants);
     const data = this.history.plan(seq, selectors, wants, this.#seq);
     const ephemeral = this.ephemeralHistory.plan(seq ?? 0, selectors, wants, this.#seq);
     // Ephemeral history is best effort: its evictions do not make a data replay incomplete.

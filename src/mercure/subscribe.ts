@@ -180,6 +180,7 @@ async function open(
     compiled?: readonly Selector[];
     lastEventId: string | undefined;
     signalMissed: boolean;
+    latest: boolean;
   },
   lastEventIdHeader?: string,
 ): Promise<void> {
@@ -202,6 +203,7 @@ async function open(
       authorizedCompiled: s.grants?.authorizedCompiled,
       lastEventId: s.lastEventId,
       signalMissed: s.signalMissed,
+      latest: s.latest,
       // The token was accepted within the clock tolerance: the stream gets the same tolerance, or a token
       // just inside it would open and close at once, and the client would reconnect in a loop.
       expiresAt: expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000,
@@ -219,11 +221,13 @@ async function open(
 /**
  * This hub's opt-in extensions, named outside the protocol's reserved `match…` namespace (draft-08) and
  * off unless asked for: `sse_broker_missed=1` starts an incomplete resume with the `sse-broker.missed`
- * control event. Read from the query (classic) or the query and body (1.0), the first value winning.
+ * control event; `sse_broker_latest=1` sends the newest retained update of each matched topic first.
+ * Read from the query (classic) or the query and body (1.0), the first value winning.
  */
-function extensionsOf(fields: Map<string, string[]>): { signalMissed: boolean } {
+function extensionsOf(fields: Map<string, string[]>): { signalMissed: boolean; latest: boolean } {
   return {
     signalMissed: flagOf(fields.get("sse_broker_missed")?.[0], "sse_broker_missed", false),
+    latest: flagOf(fields.get("sse_broker_latest")?.[0], "sse_broker_latest", false),
   };
 }
 
