@@ -2,7 +2,8 @@
  * Issue 11, feature 3 across real broker processes on one real `redis-server`: the `sse-broker.missed`
  * control event follows the same completeness as the response header, whichever node the client resumes
  * on: an id another node published that history has since evicted, an id no node knows, and a resume
- * across a trim of the Redis stream that a node slept through.
+ * across a trim of the Redis stream that a node slept through. And latest values on one node of what
+ * another published.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -90,6 +91,16 @@ describe("sse-broker.missed in a cluster", () => {
     }
     assert.deepEqual(noticesOf(complete), [], "no notice on a complete resume");
     assert.deepEqual(noticesOf(optOut), [], "none with missed=0");
+
+    // Latest values on B of what A published (history is the shared stream's on every node).
+    const other = (await publish(a.port, "stock", "s0")).id as string;
+    const latest = await stream(b.port, "/events?topic=orders&topic=stock&latest=1");
+    const end2 = (await publish(a.port, "orders", "end2")).id as string;
+    await waitUntil("the second end marker", () => eventsOf(latest).some((e) => e.id === end2));
+    assert.deepEqual(
+      eventsOf(latest).map((e) => e.id),
+      [end, other, end2],
+    );
   });
 
   it("starts a resume across a trim the node slept through with the notice", async () => {

@@ -104,6 +104,42 @@ describe("Mercure: latest value on subscribe (opt-in)", () => {
     pattern.close();
   });
 
+  it("Mercure 1.0 with the matchers and the opt-ins in a QUERY body", async () => {
+    const topic = "https://example.com/latest/body";
+    await publish(topic, "old");
+    const newest = await publish(topic, "new");
+    const latest = await connectSse(hub.hub, {
+      method: "QUERY",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams([
+        ["match", topic],
+        ["sse_broker_latest", "1"],
+      ]).toString(),
+    });
+    const missed = await connectSse(`${hub.hub}?last_event_id=gone`, {
+      method: "QUERY",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams([
+        ["match", "https://example.com/latest/body-empty"],
+        ["sse_broker_missed", "1"],
+      ]).toString(),
+    });
+    assert.equal(latest.status, 200);
+    assert.equal(missed.headers["mercure-last-event-id"], "earliest");
+    const end = await publish(topic, "end");
+    const end2 = await publish("https://example.com/latest/body-empty", "end");
+    assert.deepEqual(
+      (await latest.waitForEvents(2)).map((e) => e.id),
+      [newest, end],
+    );
+    assert.deepEqual(await missed.waitForEvents(2), [
+      { id: undefined, event: "sse-broker.missed", data: '{"requested":"gone","earliest":null}' },
+      { id: end2, event: undefined, data: "end" },
+    ]);
+    latest.close();
+    missed.close();
+  });
+
   it("replays what followed the resume point instead when both are given", async () => {
     const topic = "https://example.com/latest/resume";
     const r1 = await publish(topic, "r1");
