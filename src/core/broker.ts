@@ -21,6 +21,7 @@ import { ExpiryQueue } from "./expiry.js";
 import { Fanout } from "./fanout.js";
 import { History, MergedCursor, type ReplayCursor, type Retained } from "./history.js";
 import { LogLimiter } from "./log-limiter.js";
+import { MissedNoticeCursor } from "./missed-notice.js";
 import { type CloseReason, Session, type SessionSink } from "./session.js";
 import type { SubscriptionCounts } from "./subscription-index.js";
 import {
@@ -63,6 +64,18 @@ export interface SubscribeOptions {
   authorizedCompiled?: SelectorSet | undefined;
   /** Resume point (Last-Event-ID); `"earliest"` replays all retained history. */
   lastEventId?: string | undefined;
+  /**
+   * Start a resume that history cannot cover (`resume.complete` false) with the `sse-broker.missed`
+   * control event (see missed-notice.ts). Defaults to `false`.
+   */
+  signalMissed?: boolean | undefined;
+  /**
+   * Without a resume point: first send the newest retained event of each topic the selectors match (at
+   * most `MAX_LATEST_TOPICS`, those most recently published; private ones only when authorized), in
+   * publication order, then the live stream. Ignored with `lastEventId`, which replays what followed
+   * it instead. Defaults to `false`.
+   */
+  latest?: boolean | undefined;
   /** Omit `id:` lines (seed demo wire format). */
   bareFrames?: boolean;
   /** Close the stream at this time (ms since epoch), e.g. the subscriber token's `exp`. */
@@ -109,6 +122,11 @@ const kSession = Symbol("sse-broker.session");
 
 function onSinkGone(this: { [kSession]?: Session }): void {
   this[kSession]?.close("client");
+}
+
+/** Whether a subscriber with these grants may receive a retained event (private ones need a grant). */
+function wantsOf(grants: SelectorSet | null): (e: Retained) => boolean {
+  return (e) => !e.private || grants?.matchesAny(e.topics) === true;
 }
 
 /** Bounds of the history of ephemeral updates (subscription events: about two per topic). */
@@ -376,12 +394,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
           : this.matcher.compile(opts.authorized);
     const lastEventId = opts.lastEventId;
     if (lastEventId !== undefined) assertField("id", lastEventId);
+    // A resume point wins over latest values: a reconnecting client gets exactly what followed its id.
+    const latest = opts.latest === true && lastEventId === undefined;
     let plannedAt = -1;
     let plan: { complete: boolean; cursor: ReplayCursor } | null = null;
     const ensurePlan = (): void => {
-      if (lastEventId === undefined || plannedAt === this.#seq) return;
+      if ((lastEventId === undefined && !latest) || plannedAt === this.#seq) return;
       plannedAt = this.#seq;
-      plan = this.#plan(selectors, grants, lastEventId);
+      plan =
+        lastEventId === undefined
+          ? { complete: true, cursor: this.history.latest(selectors, wantsOf(grants), this.#seq) }
+          : this.#plan(selectors, grants, lastEventId);
     };
     ensurePlan();
     return {
@@ -402,7 +425,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
           client: opts.client,
           ...(opts.meta === undefined ? {} : { meta: opts.meta }),
         });
-        this.#attach(session, (plan as { cursor: ReplayCursor } | null)?.cursor ?? null);
+        this.#attach(session, this.#replayOf(plan, lastEventId, opts.signalMissed === true));
         return session;
       },
     };
@@ -437,11 +460,22 @@ export class Broker extends EventEmitter<BrokerEvents> {
       lastEventId === "earliest"
         ? 0
         : (this.history.seqOf(lastEventId) ?? this.ephemeralHistory.seqOf(lastEventId));
-    const wants = (e: Retained): boolean => !e.private || grants?.matchesAny(e.topics) === true;
+    const wants = wantsOf(grants);
     const data = this.history.plan(seq, selectors, wants, this.#seq);
     const ephemeral = this.ephemeralHistory.plan(seq ?? 0, selectors, wants, this.#seq);
     // Ephemeral history is best effort: its evictions do not make a data replay incomplete.
     return { complete: data.complete, cursor: new MergedCursor(data.cursor, ephemeral.cursor) };
+  }
+
+  /** What a session opening with `plan` replays: its cursor, after the missed notice when it applies. */
+  #replayOf(
+    plan: { complete: boolean; cursor: ReplayCursor } | null,
+    lastEventId: string | undefined,
+    signalMissed: boolean,
+  ): ReplayCursor | null {
+    if (plan === null) return null;
+    if (!signalMissed || plan.complete || lastEventId === undefined) return plan.cursor;
+    return new MissedNoticeCursor(plan.cursor, lastEventId);
   }
 
   /**

@@ -297,6 +297,25 @@ export class History {
     return { complete, cursor: new MergeCursor(this, [], candidates, from, untilSeq, wants) };
   }
 
+  /**
+   * The newest retained event of each topic `selectors` match that `wants` accepts (its newest one the
+   * subscriber may receive), published up to `untilSeq` (the live stream takes over after it), as a
+   * cursor in publication order, each event once (the newest of several topics is sent once). At most
+   * `MAX_LATEST_TOPICS` events: those of the topics most recently published. Exact topics are looked up;
+   * patterns visit the topic logs (at most `maxTopics`), a step budget at a time.
+   */
+  latest(selectors: SelectorSet, wants: (e: Retained) => boolean, untilSeq: number): ReplayCursor {
+    if (!selectors.hasPatterns) {
+      const logs: [string, TopicLog][] = [];
+      for (const topic of selectors.exactTopics) {
+        const log = this.#topics.get(topic);
+        if (log !== undefined && log.size > 0) logs.push([topic, log]);
+      }
+      return new LatestCursor(logs[Symbol.iterator](), null, untilSeq, wants);
+    }
+    return new LatestCursor(this.#topics.entries(), (t) => selectors.matches(t), untilSeq, wants);
+  }
+
   /** Topic logs dropped so far (past `maxTopics`): a cursor still collecting logs may have missed one. */
   get topicDrops(): number {
     return this.#topicDrops;
@@ -425,6 +444,89 @@ class MergeCursor implements ReplayCursor {
       h[m] = t;
       i = m;
     }
+  }
+}
+
+/** Topics whose newest retained event a latest-value subscribe sends, at most (see `History.latest`). */
+export const MAX_LATEST_TOPICS = 1000;
+
+/**
+ * The newest retained event per topic (see `History.latest`): the topic logs are visited first (a step
+ * per log, and one per entry passed over that the subscriber may not receive), keeping at most twice
+ * `MAX_LATEST_TOPICS` picks between trims; then the picks are sent in seq order. A pick that history
+ * evicted before it was sent is passed over: history no longer holds it (a newer event on its topic, if
+ * any, comes live).
+ */
+class LatestCursor implements ReplayCursor {
+  #source: Iterator<[string, TopicLog]> | null;
+  readonly #matches: ((topic: string) => boolean) | null;
+  readonly #until: number;
+  readonly #wants: (e: Retained) => boolean;
+  #picked: Retained[] = [];
+  #next = 0;
+
+  constructor(
+    source: Iterator<[string, TopicLog]>,
+    matches: ((topic: string) => boolean) | null,
+    until: number,
+    wants: (e: Retained) => boolean,
+  ) {
+    this.#source = source;
+    this.#matches = matches;
+    this.#until = until;
+    this.#wants = wants;
+  }
+
+  peek(budget: StepBudget): Retained | null | typeof LOST {
+    const source = this.#source;
+    if (source !== null) {
+      for (;;) {
+        if (budget.left <= 0) return null;
+        budget.left--;
+        const n = source.next();
+        if (n.done === true) break;
+        const [topic, log] = n.value;
+        if (log.size === 0 || (this.#matches !== null && !this.#matches(topic))) continue;
+        const e = this.#newest(log, budget);
+        if (e === null) continue;
+        this.#picked.push(e);
+        if (this.#picked.length >= 2 * MAX_LATEST_TOPICS) this.#trim();
+      }
+      this.#source = null;
+      this.#trim();
+    }
+    for (;;) {
+      const e = this.#picked[this.#next];
+      if (e === undefined || budget.left <= 0) return null;
+      budget.left--;
+      if (e.frame !== null) return e;
+      this.#next++;
+    }
+  }
+
+  advance(): void {
+    this.#next++;
+  }
+
+  /**
+   * The log's newest entry up to `until` that the subscriber wants, walking back from the end in one go
+   * (the log may be compacted between turns, so no position is kept across them): at most the log's size.
+   */
+  #newest(log: TopicLog, budget: StepBudget): Retained | null {
+    for (let i = log.indexAfter(this.#until) - 1; i >= log.head; i--) {
+      const e = log.entries[i] as Retained;
+      if (e.frame !== null && this.#wants(e)) return e;
+      budget.left--;
+    }
+    return null;
+  }
+
+  /** Publication order, each event once, the `MAX_LATEST_TOPICS` most recent. */
+  #trim(): void {
+    const sorted = this.#picked.sort((a, b) => a.seq - b.seq);
+    const out: Retained[] = [];
+    for (const e of sorted) if (out.at(-1) !== e) out.push(e);
+    this.#picked = out.length > MAX_LATEST_TOPICS ? out.slice(out.length - MAX_LATEST_TOPICS) : out;
   }
 }
 

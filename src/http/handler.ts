@@ -19,6 +19,7 @@ import { handlePublish } from "./publish.js";
 import { methodNotAllowed, notFound, sendError } from "./respond.js";
 import { DEFAULT_WEB_ROOT, StaticFiles } from "./static.js";
 import { headEventStream, openEventStream } from "./stream.js";
+import { flagOf } from "./stream-flags.js";
 import { parseTarget } from "./target.js";
 import { queryOf } from "./urlencoded.js";
 
@@ -73,6 +74,10 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
       const selectors = queryOf(url).getAll("topic");
       if (selectors.length === 0) throw badRequest("at least one topic query parameter is required");
       const lastEventId = lastEventIdOf(req, url);
+      // On by default here: an incomplete resume starts with the sse-broker.missed event (?missed=0: not).
+      const signalMissed = flagOf(queryOf(url).get("missed"), "missed", true);
+      // ?latest=1: the newest retained event of each matched topic first (a resume point wins over it).
+      const latest = flagOf(queryOf(url).get("latest"), "latest", false);
       if (method === "HEAD") {
         // GET's checks without a stream: subscribe() validates the selectors (its plan is never opened,
         // and without a resume point nothing is replayed); the resume id is checked as a wire field.
@@ -80,7 +85,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
         if (lastEventId !== undefined) assertField("id", lastEventId);
         return headEventStream(res, cors);
       }
-      const pending = await broker.prepare({ selectors, lastEventId, client });
+      const pending = await broker.prepare({ selectors, lastEventId, client, signalMissed, latest });
       if (res.destroyed) return;
       openEventStream(req, res, pending, cors);
       return;

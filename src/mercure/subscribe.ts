@@ -14,6 +14,7 @@ import { badRequest, type SseBrokerError } from "../errors.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { admitStream } from "../http/limits.js";
 import { openEventStream } from "../http/stream.js";
+import { flagOf } from "../http/stream-flags.js";
 import { parseUrlEncoded, queryOf } from "../http/urlencoded.js";
 import { refusalsOf } from "../metrics/refusals.js";
 import { payloadFor } from "./access-token.js";
@@ -54,6 +55,7 @@ export async function handleSubscribe(
     topics,
     selectors: topics,
     lastEventId: lastEventIdOf(req, url),
+    ...extensionsOf(fields),
   });
 }
 
@@ -102,6 +104,7 @@ export async function handleSubscribe1(
       selectors: [],
       compiled,
       lastEventId: lastEventId1(req, fields),
+      ...extensionsOf(fields),
     },
     "Mercure-Last-Event-ID",
   );
@@ -178,6 +181,8 @@ async function open(
     selectors: readonly string[];
     compiled?: readonly Selector[];
     lastEventId: string | undefined;
+    signalMissed: boolean;
+    latest: boolean;
   },
   lastEventIdHeader?: string,
 ): Promise<void> {
@@ -199,6 +204,8 @@ async function open(
       authorized: s.grants?.authorized ?? null,
       authorizedCompiled: s.grants?.authorizedCompiled,
       lastEventId: s.lastEventId,
+      signalMissed: s.signalMissed,
+      latest: s.latest,
       // The token was accepted within the clock tolerance: the stream gets the same tolerance, or a token
       // just inside it would open and close at once, and the client would reconnect in a loop.
       expiresAt: expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000,
@@ -211,6 +218,19 @@ async function open(
   if (release !== undefined) res.once("close", release);
   if (res.destroyed) return; // the client left while a backplane caught up ("close" released it)
   openEventStream(req, res, pending, headers, lastEventIdHeader);
+}
+
+/**
+ * This hub's opt-in extensions, named outside the protocol's reserved `match…` namespace (draft-08) and
+ * off unless asked for: `sse_broker_missed=1` starts an incomplete resume with the `sse-broker.missed`
+ * control event; `sse_broker_latest=1` sends the newest retained update of each matched topic first.
+ * Read from the query (classic) or the query and body (1.0), the first value winning.
+ */
+function extensionsOf(fields: Map<string, string[]>): { signalMissed: boolean; latest: boolean } {
+  return {
+    signalMissed: flagOf(fields.get("sse_broker_missed")?.[0], "sse_broker_missed", false),
+    latest: flagOf(fields.get("sse_broker_latest")?.[0], "sse_broker_latest", false),
+  };
 }
 
 /** A subscriber id as the hub makes them: what the event topics' length is checked with. */

@@ -81,8 +81,12 @@ describe("resume with Last-Event-ID", () => {
     const ids = await publishMany("u", 0, 3);
     const sse = await connectSse(`${srv.url}/events?topic=u`, { headers: { "Last-Event-ID": "no-such-id" } });
     assert.equal(sse.headers["last-event-id"], "earliest");
+    // In the stream too: the sse-broker.missed control event (no id) comes before the replay.
+    const [notice, ...replayed] = await sse.waitForEvents(4);
+    assert.equal(notice?.event, "sse-broker.missed");
+    assert.equal(notice?.id, undefined);
     assert.deepEqual(
-      (await sse.waitForEvents(3)).map((e) => e.id),
+      replayed.map((e) => e.id),
       ids,
     );
     sse.close();
