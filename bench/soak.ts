@@ -480,6 +480,7 @@ function errors(): Record<string, number> {
     "streams ended by the server": counters.serverEnded,
     "resumes without a Last-Event-ID answer": counters.resumesUnanswered,
     "events without id": counters.eventsWithoutId,
+    "missed-events notices": counters.missedNotices,
     "events to the wrong subscriber": ledger.totals.wrongTopic,
     "unknown event ids": ledger.totals.unknownIds,
     "hostile answers 5xx": h.fiveXX,

@@ -31,6 +31,8 @@ export interface BrowserCounters {
   /** Streams the server ended while the subscriber was reading. */
   serverEnded: number;
   eventsWithoutId: number;
+  /** `sse-broker.missed` control events (a resume history could not cover): no id by design. */
+  missedNotices: number;
   /** Events received, and those ignored by the self-check (--inject-loss-every). */
   seen: number;
   discarded: number;
@@ -51,6 +53,7 @@ export function emptyBrowserCounters(): BrowserCounters {
     connectErrors: {},
     serverEnded: 0,
     eventsWithoutId: 0,
+    missedNotices: 0,
     seen: 0,
     discarded: 0,
   };
@@ -161,7 +164,8 @@ export class Browser {
             return;
           }
           if (ev.id === undefined) {
-            c.eventsWithoutId++;
+            if (ev.event === "sse-broker.missed") c.missedNotices++;
+            else c.eventsWithoutId++;
             return;
           }
           this.lastEventId = ev.id; // EventSource keeps the last id seen, whatever it is
