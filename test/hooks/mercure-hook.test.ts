@@ -82,4 +82,32 @@ describe("subscribe hook on the Mercure hub", () => {
     assert.equal(sse.status, 401);
     assert.equal(backend.calls.length, 0);
   });
+
+  it("keeps the Mercure 1.0 matchers whose value the application names", async () => {
+    const { backend, hub } = await setup(json({ allow: true, topics: ["https://example.com/b"] }));
+    const q = new URLSearchParams([
+      ["match", "https://example.com/a"],
+      ["match_exact", "https://example.com/b"],
+    ]);
+    const sse = await subscribe(`${hub.hub}?${q}`);
+    assert.equal(sse.status, 200);
+    const body = backend.calls[0]?.body as Record<string, unknown>;
+    assert.deepEqual(body.topics, ["https://example.com/a", "https://example.com/b"]);
+    assert.equal((body.matchers as unknown[]).length, 2);
+    await publish(hub, "https://example.com/a", "not for you");
+    await publish(hub, "https://example.com/b", "yours");
+    const [first] = await sse.waitForEvents(1);
+    assert.equal(first?.data, "yours");
+  });
+
+  it("treats a Mercure 1.0 answer naming a matcher not asked for as a failure", async () => {
+    const { hub } = await setup(json({ allow: true, topics: ["https://example.com/other"] }));
+    const sse = await subscribe(`${hub.hub}?${new URLSearchParams([["match", "https://example.com/a"]])}`);
+    assert.equal(sse.status, 503);
+    await sse.waitForEnd();
+    assert.equal(
+      (JSON.parse(sse.raw) as { error: { code: string } }).error.code,
+      "SSEB_ERR_HOOK_UNAVAILABLE",
+    );
+  });
 });
