@@ -191,6 +191,30 @@ describe("subscribe hook: failures", () => {
     });
   }
 
+  it("treats a connection reset in the middle of the answer as a failure", async () => {
+    const { broker } = await setup((_c, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+      res.write('{"allow":');
+      res.socket?.destroy();
+    });
+    const sse = await connect(broker.url, "topic=a");
+    assert.equal(sse.status, 503);
+    assert.equal((await errorOf(sse)).code, "SSEB_ERR_HOOK_UNAVAILABLE");
+  });
+
+  it("times out an answer whose body never ends", async () => {
+    const { broker } = await setup(
+      (_c, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write('{"allow":true');
+      },
+      { subscribeHookTimeoutMs: 300 },
+    );
+    const sse = await connect(broker.url, "topic=a");
+    assert.equal(sse.status, 503);
+    assert.equal((await errorOf(sse)).code, "SSEB_ERR_HOOK_UNAVAILABLE");
+  });
+
   it("does not follow a redirect", async () => {
     const target = await startBackend(allow);
     open.push(target);
