@@ -48,6 +48,9 @@ export const ErrorCodes = {
   SSEB_ERR_LIMIT_FIELD: "publish field too long",
   SSEB_ERR_LIMIT_EVENT_SIZE: "event data too large",
   SSEB_ERR_ID_CONFLICT: "event id already retained",
+  SSEB_ERR_HOOK_DENIED: "subscription refused by the application",
+  SSEB_ERR_HOOK_UNAVAILABLE: "subscribe hook failed",
+  SSEB_ERR_HOOK_BUSY: "too many subscribe hook calls waiting",
   SSEB_ERR_INTERNAL: "internal error",
 } as const;
 

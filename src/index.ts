@@ -4,6 +4,7 @@
  * @module
  */
 import { Broker } from "./core/broker.js";
+import { hooksOf } from "./hooks/index.js";
 import { createHandler, type RequestHandler, type RouteHandler } from "./http/handler.js";
 import { createMercureHandler, type MercureOptions } from "./mercure/index.js";
 import { createMetrics } from "./metrics/metrics.js";
@@ -39,7 +40,13 @@ export function createBroker(options: CreateBrokerOptions = {}): SseBroker {
       metrics: registry,
       routes: hub === null ? routes : [hub, ...routes],
     });
-    return Object.assign(broker, { handler, metrics: registry });
+    // Closing sends the disconnect notifications of the streams it ended (src/hooks/).
+    const closeBroker = broker.close.bind(broker);
+    const close = async (): Promise<void> => {
+      await closeBroker();
+      await hooksOf(broker).close();
+    };
+    return Object.assign(broker, { handler, metrics: registry, close });
   } catch (err) {
     // Invalid hub or web root options (a bad key, an unreadable folder): release the broker's timers and
     // transport. The options error is what the caller gets; a failing close must not become an

@@ -115,6 +115,46 @@ export interface BrokerOptions {
    * more → 429; `null` = off. Defaults to `1000`.
    */
   publishRatePerKey: number | null;
+  /**
+   * Backend hook asked before each stream opens on `/events` and the Mercure hub (JSON POST with the
+   * topics, client address, stream id and the client's `Authorization`/`Cookie` headers; the answer
+   * allows, denies or narrows: see README "Backend hooks"); an `http:`/`https:` URL, `null` = off.
+   * Defaults to `null`.
+   */
+  subscribeHookUrl: string | null;
+  /** Longest wait for the subscribe hook's answer, queueing included. Defaults to `2000`. */
+  subscribeHookTimeoutMs: number;
+  /**
+   * What a failed hook call (timeout, non-200, invalid answer) means: `"deny"` = 503 with Retry-After,
+   * `"allow"` = the stream opens with the topics asked for. Defaults to `"deny"`.
+   */
+  subscribeHookFailure: "deny" | "allow";
+  /**
+   * How long an answer is reused for the same credentials and topics (a shorter `Cache-Control: max-age`
+   * from the hook wins; `no-store`/`no-cache` = not reused); 0 = no cache. Defaults to `5000`.
+   */
+  subscribeHookCacheMs: number;
+  /** Answers cached at most (least recently used go first). Defaults to `10_000`. */
+  subscribeHookCacheSize: number;
+  /** Subscribe hook calls in flight at most. Defaults to `64`. */
+  subscribeHookConcurrency: number;
+  /** Subscribe hook calls waiting for a slot at most; past it a connect gets 503. Defaults to `1000`. */
+  subscribeHookQueue: number;
+  /**
+   * Receives batched JSON POSTs of ended streams (`[{id, client, selectors, openedAt, closedAt,
+   * reason}]`); an `http:`/`https:` URL, `null` = off. Defaults to `null`.
+   */
+  disconnectHookUrl: string | null;
+  /** A batch of disconnects is sent at most this long after its first entry. Defaults to `1000`. */
+  disconnectHookIntervalMs: number;
+  /** Disconnects per POST; a full batch is sent at once. Defaults to `100`. */
+  disconnectHookBatch: number;
+  /** Disconnects waiting at most; past it the oldest are dropped (counted in /metrics). Defaults to `10_000`. */
+  disconnectHookQueue: number;
+  /** Retries of a failed disconnect POST before its batch is dropped. Defaults to `3`. */
+  disconnectHookRetries: number;
+  /** Longest wait for one disconnect POST. Defaults to `5000`. */
+  disconnectHookTimeoutMs: number;
   /** Serve the seed demo on `GET /` (page for browsers, bare stream for others). Defaults to `true`. */
   demoRoutes: boolean;
   /** Topic of the demo producer's events, and of `GET /`'s stream. Defaults to `"time"`. */
@@ -157,6 +197,19 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   maxConnectionsPerIp: 256,
   connectionRatePerIp: 32,
   publishRatePerKey: 1000,
+  subscribeHookUrl: null,
+  subscribeHookTimeoutMs: 2000,
+  subscribeHookFailure: "deny",
+  subscribeHookCacheMs: 5000,
+  subscribeHookCacheSize: 10_000,
+  subscribeHookConcurrency: 64,
+  subscribeHookQueue: 1000,
+  disconnectHookUrl: null,
+  disconnectHookIntervalMs: 1000,
+  disconnectHookBatch: 100,
+  disconnectHookQueue: 10_000,
+  disconnectHookRetries: 3,
+  disconnectHookTimeoutMs: 5000,
   demoRoutes: true,
   demoTopic: "time",
   webRoot: null,
@@ -174,6 +227,16 @@ function intOption(name: string, value: unknown, min: number): number {
 
 function isOrigin(v: unknown): boolean {
   return typeof v === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(v);
+}
+
+function isHttpUrl(v: unknown): boolean {
+  if (typeof v !== "string") return false;
+  try {
+    const u = new URL(v);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+  } catch {
+    return false;
+  }
 }
 
 /** Validates user options over the defaults; throws SSEB_ERR_OPTIONS_INVALID naming the bad option. */
@@ -232,6 +295,22 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   ] as const) {
     if (o[k] !== null) intOption(k, o[k], 1);
   }
+  for (const k of ["subscribeHookUrl", "disconnectHookUrl"] as const) {
+    if (o[k] !== null && !isHttpUrl(o[k])) throw optionsError(`${k} must be an http: or https: URL, or null`);
+  }
+  if (o.subscribeHookFailure !== "deny" && o.subscribeHookFailure !== "allow") {
+    throw optionsError('subscribeHookFailure must be "deny" or "allow"');
+  }
+  intOption("subscribeHookTimeoutMs", o.subscribeHookTimeoutMs, 1);
+  intOption("subscribeHookCacheMs", o.subscribeHookCacheMs, 0);
+  intOption("subscribeHookCacheSize", o.subscribeHookCacheSize, 1);
+  intOption("subscribeHookConcurrency", o.subscribeHookConcurrency, 1);
+  intOption("subscribeHookQueue", o.subscribeHookQueue, 0);
+  intOption("disconnectHookIntervalMs", o.disconnectHookIntervalMs, 1);
+  intOption("disconnectHookBatch", o.disconnectHookBatch, 1);
+  intOption("disconnectHookQueue", o.disconnectHookQueue, 1);
+  intOption("disconnectHookRetries", o.disconnectHookRetries, 0);
+  intOption("disconnectHookTimeoutMs", o.disconnectHookTimeoutMs, 1);
   if (typeof o.demoTopic !== "string" || o.demoTopic === "")
     throw optionsError("demoTopic must be a non-empty string");
   return Object.freeze(o);

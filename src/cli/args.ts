@@ -53,6 +53,20 @@ export interface CliConfig {
   publishRatePerKey: number | null;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Backend hooks (see BrokerOptions); `null` URLs = off. */
+  subscribeHookUrl: string | null;
+  subscribeHookTimeoutMs: number;
+  subscribeHookFailure: "deny" | "allow";
+  subscribeHookCacheMs: number;
+  subscribeHookCacheSize: number;
+  subscribeHookConcurrency: number;
+  subscribeHookQueue: number;
+  disconnectHookUrl: string | null;
+  disconnectHookIntervalMs: number;
+  disconnectHookBatch: number;
+  disconnectHookQueue: number;
+  disconnectHookRetries: number;
+  disconnectHookTimeoutMs: number;
   logLevel: LogLevel;
   metrics: boolean;
   metricsToken: string | null;
@@ -140,6 +154,7 @@ export function parseCli(
     publishRatePerKey: src.intOrNone("publish-rate-per-key", 1000),
     headersTimeoutMs: src.int("headers-timeout-ms", 1) ?? 20_000,
     requestTimeoutMs: src.int("request-timeout-ms", 1) ?? 60_000,
+    ...hookConfig(src),
     logLevel: src.logLevel("log-level") ?? "info",
     metrics: !src.flag("no-metrics"),
     metricsToken: src.str("metrics-token") ?? null,
@@ -164,6 +179,45 @@ export function parseCli(
     config.subscriptionsTtlMs = subscriptionsTtlMs;
   }
   return { kind: "run", config };
+}
+
+/** Backend hooks; their tuning flags without the hook's URL are a mistake worth saying. */
+function hookConfig(src: Source) {
+  const d = DEFAULT_BROKER_OPTIONS;
+  const subscribeHookUrl = src.httpUrl("subscribe-hook-url") ?? null;
+  const disconnectHookUrl = src.httpUrl("disconnect-hook-url") ?? null;
+  for (const [url, hook, names] of [
+    [
+      subscribeHookUrl,
+      "subscribe-hook-url",
+      ["timeout-ms", "failure", "cache-ms", "cache-size", "concurrency", "queue"].map(
+        (n) => `subscribe-hook-${n}`,
+      ),
+    ],
+    [
+      disconnectHookUrl,
+      "disconnect-hook-url",
+      ["interval-ms", "batch", "queue", "retries", "timeout-ms"].map((n) => `disconnect-hook-${n}`),
+    ],
+  ] as const) {
+    const stray = url === null ? names.find((n) => src.has(n)) : undefined;
+    if (stray !== undefined) throw optionsError(`--${stray} configures a hook: it needs --${hook}`);
+  }
+  return {
+    subscribeHookUrl,
+    subscribeHookTimeoutMs: src.int("subscribe-hook-timeout-ms", 1) ?? d.subscribeHookTimeoutMs,
+    subscribeHookFailure: src.failurePolicy("subscribe-hook-failure") ?? d.subscribeHookFailure,
+    subscribeHookCacheMs: src.int("subscribe-hook-cache-ms", 0) ?? d.subscribeHookCacheMs,
+    subscribeHookCacheSize: src.int("subscribe-hook-cache-size", 1) ?? d.subscribeHookCacheSize,
+    subscribeHookConcurrency: src.int("subscribe-hook-concurrency", 1) ?? d.subscribeHookConcurrency,
+    subscribeHookQueue: src.int("subscribe-hook-queue", 0) ?? d.subscribeHookQueue,
+    disconnectHookUrl,
+    disconnectHookIntervalMs: src.int("disconnect-hook-interval-ms", 1) ?? d.disconnectHookIntervalMs,
+    disconnectHookBatch: src.int("disconnect-hook-batch", 1) ?? d.disconnectHookBatch,
+    disconnectHookQueue: src.int("disconnect-hook-queue", 1) ?? d.disconnectHookQueue,
+    disconnectHookRetries: src.int("disconnect-hook-retries", 0) ?? d.disconnectHookRetries,
+    disconnectHookTimeoutMs: src.int("disconnect-hook-timeout-ms", 1) ?? d.disconnectHookTimeoutMs,
+  };
 }
 
 /** The hub is on when a key (or JWKS) is given; its other flags alone are a mistake worth saying. */
@@ -559,6 +613,29 @@ class Source {
       throw optionsError(`${r.label} must be one of ${ALGORITHMS.join(", ")} (got ${JSON.stringify(v)})`);
     }
     return v as JwtAlgorithm;
+  }
+
+  /** An `http:`/`https:` URL; never echoed (it may carry credentials). */
+  httpUrl(name: string): string | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    let ok = false;
+    try {
+      const u = new URL(String(r.value));
+      ok = (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+    } catch {}
+    if (!ok) throw optionsError(`${r.label} must be an http: or https: URL like http://127.0.0.1:3000/hook`);
+    return String(r.value);
+  }
+
+  failurePolicy(name: string): "deny" | "allow" | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    const v = String(r.value).trim().toLowerCase();
+    if (v !== "deny" && v !== "allow") {
+      throw optionsError(`${r.label} must be deny or allow (got ${JSON.stringify(String(r.value))})`);
+    }
+    return v;
   }
 
   /** Never echoes the value: a Redis URL may carry a password. */

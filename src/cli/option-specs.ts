@@ -31,6 +31,7 @@ export type Group =
   | "Demo"
   | "Broker"
   | "Limits"
+  | "Backend hooks"
   | "Logging and metrics"
   | "Scaling"
   | "Mercure hub"
@@ -311,6 +312,110 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: ["SSE_BROKER_REQUEST_TIMEOUT_MS"],
     default: "60000",
     help: "a request's headers and body must arrive within MS (408); never applies to open streams",
+  },
+  {
+    name: "subscribe-hook-url",
+    group: "Backend hooks",
+    arg: "URL",
+    env: ["SSE_BROKER_SUBSCRIBE_HOOK_URL"],
+    default: "none",
+    help: "ask this URL (JSON POST, with the client's Authorization and Cookie) before each stream opens; it allows, denies or narrows the topics",
+  },
+  {
+    name: "subscribe-hook-timeout-ms",
+    group: "Backend hooks",
+    arg: "MS",
+    env: ["SSE_BROKER_SUBSCRIBE_HOOK_TIMEOUT_MS"],
+    default: "2000",
+    help: "longest wait for the subscribe hook's answer, queueing included",
+  },
+  {
+    name: "subscribe-hook-failure",
+    group: "Backend hooks",
+    arg: "POLICY",
+    env: ["SSE_BROKER_SUBSCRIBE_HOOK_FAILURE"],
+    default: "deny",
+    help: "when the hook fails (timeout, non-200, invalid answer): deny (503) or allow (the topics asked for)",
+  },
+  {
+    name: "subscribe-hook-cache-ms",
+    group: "Backend hooks",
+    arg: "MS",
+    env: ["SSE_BROKER_SUBSCRIBE_HOOK_CACHE_MS"],
+    default: "5000",
+    help: "reuse an answer for the same credentials and topics this long (a shorter Cache-Control max-age wins; 0 = no cache)",
+  },
+  {
+    name: "subscribe-hook-cache-size",
+    group: "Backend hooks",
+    arg: "N",
+    env: ["SSE_BROKER_SUBSCRIBE_HOOK_CACHE_SIZE"],
+    default: "10000",
+    help: "answers cached at most (least recently used go first)",
+  },
+  {
+    name: "subscribe-hook-concurrency",
+    group: "Backend hooks",
+    arg: "N",
+    env: ["SSE_BROKER_SUBSCRIBE_HOOK_CONCURRENCY"],
+    default: "64",
+    help: "subscribe hook calls in flight at most",
+  },
+  {
+    name: "subscribe-hook-queue",
+    group: "Backend hooks",
+    arg: "N",
+    env: ["SSE_BROKER_SUBSCRIBE_HOOK_QUEUE"],
+    default: "1000",
+    help: "subscribe hook calls waiting for a slot at most; past it a connect gets 503",
+  },
+  {
+    name: "disconnect-hook-url",
+    group: "Backend hooks",
+    arg: "URL",
+    env: ["SSE_BROKER_DISCONNECT_HOOK_URL"],
+    default: "none",
+    help: "POST batches of ended streams ([{id, client, selectors, openedAt, closedAt, reason}]) to this URL",
+  },
+  {
+    name: "disconnect-hook-interval-ms",
+    group: "Backend hooks",
+    arg: "MS",
+    env: ["SSE_BROKER_DISCONNECT_HOOK_INTERVAL_MS"],
+    default: "1000",
+    help: "a batch of disconnects is sent at most MS after its first entry",
+  },
+  {
+    name: "disconnect-hook-batch",
+    group: "Backend hooks",
+    arg: "N",
+    env: ["SSE_BROKER_DISCONNECT_HOOK_BATCH"],
+    default: "100",
+    help: "disconnects per POST; a full batch is sent at once",
+  },
+  {
+    name: "disconnect-hook-queue",
+    group: "Backend hooks",
+    arg: "N",
+    env: ["SSE_BROKER_DISCONNECT_HOOK_QUEUE"],
+    default: "10000",
+    help: "disconnects waiting at most; past it the oldest are dropped (counted in /metrics)",
+  },
+  {
+    name: "disconnect-hook-retries",
+    group: "Backend hooks",
+    arg: "N",
+    env: ["SSE_BROKER_DISCONNECT_HOOK_RETRIES"],
+    default: "3",
+    help: "retries of a failed disconnect POST before its batch is dropped",
+  },
+  {
+    name: "disconnect-hook-timeout-ms",
+    group: "Backend hooks",
+    arg: "MS",
+    env: ["SSE_BROKER_DISCONNECT_HOOK_TIMEOUT_MS"],
+    default: "5000",
+    help: "longest wait for one disconnect POST",
   },
   {
     name: "log-level",

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
+import { beforeStream, hooksOf } from "../hooks/index.js";
 import { assertField } from "../wire/encode.js";
 import { whenConnectionFree } from "./connection.js";
 import { type CorsOrigins, corsHeaders, preflightHeaders } from "./cors.js";
@@ -48,6 +49,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
   const routes = hopts.routes ?? [];
   const log = o.logger;
   markStarted(broker);
+  hooksOf(broker); // the disconnect hook listens from the start
 
   async function route(
     req: IncomingMessage,
@@ -85,7 +87,22 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
         if (lastEventId !== undefined) assertField("id", lastEventId);
         return headEventStream(res, cors);
       }
-      const pending = await broker.prepare({ selectors, lastEventId, client, signalMissed, latest });
+      const hooked = await beforeStream(broker, req, {
+        route: "events",
+        client: client as string,
+        topics: selectors,
+        lastEventId,
+        validate: (topics) => void broker.subscribe({ selectors: topics }),
+      });
+      if (res.destroyed) return; // the client left while the application answered
+      const pending = await broker.prepare({
+        selectors: hooked.topics ?? selectors,
+        lastEventId,
+        client,
+        signalMissed,
+        latest,
+        ...(hooked.meta === undefined ? {} : { meta: hooked.meta }),
+      });
       if (res.destroyed) return;
       openEventStream(req, res, pending, cors);
       return;

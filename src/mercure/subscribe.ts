@@ -11,6 +11,7 @@ import { findToken } from "../auth/token.js";
 import type { Broker } from "../core/broker.js";
 import { MAX_TOPIC_LENGTH, type Selector, type SelectorSet } from "../core/topic.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
+import { beforeStream } from "../hooks/index.js";
 import { lastEventIdOf } from "../http/handler.js";
 import { admitStream } from "../http/limits.js";
 import { openEventStream } from "../http/stream.js";
@@ -167,27 +168,75 @@ async function subscriberGrants(
   };
 }
 
+interface StreamPlan {
+  client: string;
+  grants: SubscriberGrants | null;
+  topics: readonly string[];
+  matchers?: readonly Mercure1Subscription[];
+  selectors: readonly string[];
+  compiled?: readonly Selector[];
+  lastEventId: string | undefined;
+  /** Start an incomplete resume with the `sse-broker.missed` control event (opt-in here). */
+  signalMissed: boolean;
+  /** Send the newest retained event of each matched topic first. */
+  latest: boolean;
+  /** Session meta from the backend hooks (src/hooks/). */
+  meta?: Record<string, unknown>;
+}
+
+/**
+ * The subscribe hook (when configured) allows, denies or narrows: classic topics are replaced by the ones
+ * it answers (checked like a client's); Mercure 1.0 keeps the matchers whose value it names, which must
+ * be among those asked for (a topic list cannot say a matcher's type).
+ */
+async function narrowByHook(
+  broker: Broker,
+  req: IncomingMessage,
+  subscriber: string,
+  s: StreamPlan,
+): Promise<StreamPlan> {
+  const v1 = s.matchers !== undefined;
+  const asked = v1 ? (s.matchers ?? []).map((m) => m.match) : s.topics;
+  const hooked = await beforeStream(broker, req, {
+    route: "mercure",
+    id: subscriber,
+    client: s.client,
+    topics: asked,
+    ...(v1 ? { matchers: (s.matchers ?? []).map((m) => ({ type: m.matchType, match: m.match })) } : {}),
+    lastEventId: s.lastEventId,
+    validate: v1
+      ? (topics) => {
+          if (topics.some((t) => !asked.includes(t))) throw badRequest("not a matcher of this subscription");
+        }
+      : (topics) => void broker.subscribe({ selectors: topics }),
+  });
+  const meta = hooked.meta === undefined ? s.meta : { ...s.meta, ...hooked.meta };
+  const narrowed = hooked.topics;
+  if (narrowed === null) return { ...s, ...(meta === undefined ? {} : { meta }) };
+  if (!v1) return { ...s, topics: narrowed, selectors: narrowed, ...(meta === undefined ? {} : { meta }) };
+  const keep = (s.matchers ?? []).map((m) => narrowed.includes(m.match));
+  return {
+    ...s,
+    matchers: (s.matchers ?? []).filter((_, i) => keep[i]),
+    ...(s.compiled === undefined ? {} : { compiled: s.compiled.filter((_, i) => keep[i]) }),
+    ...(meta === undefined ? {} : { meta }),
+  };
+}
+
 async function open(
   broker: Broker,
   o: ResolvedMercureOptions,
   req: IncomingMessage,
   res: ServerResponse,
   headers: Record<string, string>,
-  s: {
-    client: string;
-    grants: SubscriberGrants | null;
-    topics: readonly string[];
-    matchers?: readonly Mercure1Subscription[];
-    selectors: readonly string[];
-    compiled?: readonly Selector[];
-    lastEventId: string | undefined;
-    signalMissed: boolean;
-    latest: boolean;
-  },
+  s: StreamPlan,
   lastEventIdHeader?: string,
 ): Promise<void> {
+  const subscriber = `urn:uuid:${randomUUID()}`;
+  s = await narrowByHook(broker, req, subscriber, s); // after the token check (authorize above)
+  if (res.destroyed) return; // the client left while the application answered
   const mercure: MercureSessionMeta = {
-    subscriber: `urn:uuid:${randomUUID()}`,
+    subscriber,
     topics: [...s.topics],
     payload: s.grants?.payload,
     matchers: s.matchers,
@@ -209,7 +258,7 @@ async function open(
       // The token was accepted within the clock tolerance: the stream gets the same tolerance, or a token
       // just inside it would open and close at once, and the client would reconnect in a loop.
       expiresAt: expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000,
-      meta: { mercure },
+      meta: s.meta === undefined ? { mercure } : { mercure, ...s.meta },
     });
   } catch (err) {
     release?.();

@@ -5,6 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
+import { hookMetrics } from "./hooks.js";
 import { REFUSAL_REASONS, refusalsOf } from "./refusals.js";
 
 /** Registry with the broker's metrics (prefix `sse_broker_`) and Node process metrics. */
@@ -83,5 +84,6 @@ export function createMetrics(broker: Broker, opts: { processMetrics?: boolean }
     "Distinct URI template selectors matched on each publish.",
     () => broker.subscriptionCounts().distinctTemplates,
   );
+  hookMetrics(broker, counter, gauge);
   return register;
 }

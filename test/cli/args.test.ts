@@ -9,6 +9,23 @@ import { OPTIONS } from "../../src/cli/option-specs.js";
 import { SseBrokerError } from "../../src/errors.js";
 import { DEFAULT_BROKER_OPTIONS } from "../../src/options.js";
 
+/** The backend hooks' part of a config without hook flags. */
+const HOOKS_OFF = {
+  subscribeHookUrl: null,
+  subscribeHookTimeoutMs: 2000,
+  subscribeHookFailure: "deny",
+  subscribeHookCacheMs: 5000,
+  subscribeHookCacheSize: 10_000,
+  subscribeHookConcurrency: 64,
+  subscribeHookQueue: 1000,
+  disconnectHookUrl: null,
+  disconnectHookIntervalMs: 1000,
+  disconnectHookBatch: 100,
+  disconnectHookQueue: 10_000,
+  disconnectHookRetries: 3,
+  disconnectHookTimeoutMs: 5000,
+} as const;
+
 function config(argv: string[], env: Record<string, string> = {}): CliConfig {
   const c = parseCli(argv, env);
   assert.equal(c.kind, "run");
@@ -64,6 +81,7 @@ describe("defaults", () => {
       publishRatePerKey: 1000,
       headersTimeoutMs: 20_000,
       requestTimeoutMs: 60_000,
+      ...HOOKS_OFF,
       logLevel: "info",
       metrics: true,
       metricsToken: null,
@@ -198,6 +216,7 @@ describe("flags", () => {
       publishRatePerKey: 50,
       headersTimeoutMs: 1000,
       requestTimeoutMs: 2000,
+      ...HOOKS_OFF,
       logLevel: "debug",
       metrics: false,
       metricsToken: "m",
@@ -330,6 +349,7 @@ describe("environment", () => {
       publishRatePerKey: null,
       headersTimeoutMs: 500,
       requestTimeoutMs: 500,
+      ...HOOKS_OFF,
       logLevel: "warn",
       metrics: false,
       metricsToken: "mt",
@@ -596,5 +616,90 @@ describe("--help", () => {
       if (o.default !== undefined) assert.ok(text.includes(`default: ${o.default}`), `${o.name} default`);
       for (const e of o.env ?? []) assert.ok(text.includes(e), `${o.name} env ${e}`);
     }
+  });
+});
+
+describe("backend hooks", () => {
+  it("reads every hook flag", () => {
+    const c = config([
+      "--subscribe-hook-url",
+      "http://127.0.0.1:3000/auth",
+      "--subscribe-hook-timeout-ms",
+      "300",
+      "--subscribe-hook-failure",
+      "allow",
+      "--subscribe-hook-cache-ms",
+      "0",
+      "--subscribe-hook-cache-size",
+      "5",
+      "--subscribe-hook-concurrency",
+      "6",
+      "--subscribe-hook-queue",
+      "0",
+      "--disconnect-hook-url",
+      "https://app.example/gone",
+      "--disconnect-hook-interval-ms",
+      "50",
+      "--disconnect-hook-batch",
+      "7",
+      "--disconnect-hook-queue",
+      "8",
+      "--disconnect-hook-retries",
+      "0",
+      "--disconnect-hook-timeout-ms",
+      "9",
+    ]);
+    assert.deepEqual(Object.fromEntries(Object.keys(HOOKS_OFF).map((k) => [k, c[k as keyof CliConfig]])), {
+      subscribeHookUrl: "http://127.0.0.1:3000/auth",
+      subscribeHookTimeoutMs: 300,
+      subscribeHookFailure: "allow",
+      subscribeHookCacheMs: 0,
+      subscribeHookCacheSize: 5,
+      subscribeHookConcurrency: 6,
+      subscribeHookQueue: 0,
+      disconnectHookUrl: "https://app.example/gone",
+      disconnectHookIntervalMs: 50,
+      disconnectHookBatch: 7,
+      disconnectHookQueue: 8,
+      disconnectHookRetries: 0,
+      disconnectHookTimeoutMs: 9,
+    });
+  });
+
+  it("reads the hook URLs and policy from the environment", () => {
+    const c = config([], {
+      SSE_BROKER_SUBSCRIBE_HOOK_URL: "http://localhost/a",
+      SSE_BROKER_SUBSCRIBE_HOOK_FAILURE: "ALLOW",
+      SSE_BROKER_DISCONNECT_HOOK_URL: "http://localhost/b",
+      SSE_BROKER_DISCONNECT_HOOK_BATCH: "2",
+    });
+    assert.equal(c.subscribeHookUrl, "http://localhost/a");
+    assert.equal(c.subscribeHookFailure, "allow");
+    assert.equal(c.disconnectHookUrl, "http://localhost/b");
+    assert.equal(c.disconnectHookBatch, 2);
+  });
+
+  it("refuses a URL that is not http(s), without echoing it", () => {
+    const m = errorOf(["--subscribe-hook-url", "ftp://user:pw@h/x"]);
+    assert.match(m, /--subscribe-hook-url must be an http: or https: URL/);
+    assert.ok(!m.includes("pw"), m);
+  });
+
+  it("refuses a failure policy other than deny or allow", () => {
+    assert.match(
+      errorOf(["--subscribe-hook-url", "http://h/", "--subscribe-hook-failure", "maybe"]),
+      /--subscribe-hook-failure must be deny or allow \(got "maybe"\)/,
+    );
+  });
+
+  it("refuses a hook's tuning flag without the hook's URL", () => {
+    assert.match(
+      errorOf(["--subscribe-hook-cache-ms", "1"]),
+      /--subscribe-hook-cache-ms configures a hook: it needs --subscribe-hook-url/,
+    );
+    assert.match(
+      errorOf([], { SSE_BROKER_DISCONNECT_HOOK_BATCH: "5" }),
+      /--disconnect-hook-batch configures a hook: it needs --disconnect-hook-url/,
+    );
   });
 });
