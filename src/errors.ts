@@ -48,6 +48,10 @@ export const ErrorCodes = {
   SSEB_ERR_LIMIT_FIELD: "publish field too long",
   SSEB_ERR_LIMIT_EVENT_SIZE: "event data too large",
   SSEB_ERR_ID_CONFLICT: "event id already retained",
+  SSEB_ERR_LIMIT_BATCH_EVENTS: "too many events in a batch",
+  SSEB_ERR_IDEMPOTENCY_KEY_INVALID: "invalid Idempotency-Key",
+  SSEB_ERR_IDEMPOTENCY_KEY_REUSED: "Idempotency-Key reused for another request",
+  SSEB_ERR_IDEMPOTENCY_IN_FLIGHT: "a request with this Idempotency-Key is in progress",
   SSEB_ERR_INTERNAL: "internal error",
 } as const;
 
