@@ -253,9 +253,27 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * still in flight on this node 409. With a shared backplane the key is recorded atomically with the
    * append, so a retry on any node after a lost reply is recognised.
    */
-  async publishBatch(
+  publishBatch(
     inputs: readonly PublishInput[],
     idempotency?: IdempotencyRequest,
+  ): Promise<{ ids: string[]; replayed: boolean }> {
+    return this.#publishAll(inputs, idempotency, true);
+  }
+
+  /** `publish` under an idempotency key (see `publishBatch`): the id, and whether it was replayed. */
+  async publishOnce(
+    input: PublishInput,
+    idempotency: IdempotencyRequest,
+  ): Promise<{ id: string; replayed: boolean }> {
+    const { ids, replayed } = await this.#publishAll([input], idempotency, false);
+    return { id: ids[0] as string, replayed };
+  }
+
+  /** `indexed`: errors name the event's index (a batch). */
+  async #publishAll(
+    inputs: readonly PublishInput[],
+    idempotency: IdempotencyRequest | undefined,
+    indexed: boolean,
   ): Promise<{ ids: string[]; replayed: boolean }> {
     this.#assertOpen();
     const o = this.options;
@@ -269,7 +287,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       );
     }
     if (idempotency === undefined)
-      return { ids: await this.#appendAll(this.#updatesOf(inputs, true)), replayed: false };
+      return { ids: await this.#appendAll(this.#updatesOf(inputs, true, indexed)), replayed: false };
     const { key } = idempotency;
     const known = this.#idempotency.get(key);
     if (known !== undefined) return replayOf(known, idempotency);
@@ -283,7 +301,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     try {
       // A retained id may be this very request's, appended by an attempt whose reply was lost: the record
       // tells. Without one it is a conflict, as without a key.
-      const updates = this.#updatesOf(inputs, false);
+      const updates = this.#updatesOf(inputs, false, indexed);
       if (updates.some((u) => this.#knows(u.id))) {
         const found = await this.#transport.lookupIdempotency?.(key);
         if (found != null) return this.#remember(key, found.record, found.ttlMs, idempotency);
@@ -316,7 +334,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /** Validates every input (an error names its index); ids must differ within the batch. */
-  #updatesOf(inputs: readonly PublishInput[], checkRetained: boolean): Update[] {
+  #updatesOf(inputs: readonly PublishInput[], checkRetained: boolean, indexed: boolean): Update[] {
     const updates: Update[] = [];
     const ids = new Set<string>();
     for (const [i, input] of inputs.entries()) {
@@ -330,7 +348,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
           });
         }
       } catch (err) {
-        if (!(err instanceof SseBrokerError) || inputs.length === 1) throw err;
+        if (!(err instanceof SseBrokerError) || !indexed) throw err;
         throw new SseBrokerError(err.code, `event ${i}: ${err.message}`, {
           ...(err.statusCode === undefined ? {} : { statusCode: err.statusCode }),
           cause: err,

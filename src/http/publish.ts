@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker, PublishInput } from "../core/broker.js";
+import type { IdempotencyRequest } from "../core/idempotency.js";
 import { badRequest as invalid, SseBrokerError } from "../errors.js";
 import { decodeUtf8, mediaType, parsedBody, readBody } from "./body.js";
 import { idempotencyKeyOf, idempotencyRequest, REPLAYED_HEADER } from "./idempotency.js";
@@ -78,13 +79,15 @@ export async function handlePublish(
   const credential = opts.publishToken === null ? "local" : `token:${opts.publishToken}`;
   const once =
     key === undefined ? undefined : idempotencyRequest(key, credential, req.method ?? "POST", url, body);
-  const { ids, replayed } = await broker.publishBatch(inputs, once);
-  sendJson(
-    res,
-    200,
-    batch ? { ids } : { id: ids[0] },
-    replayed ? { ...headers, [REPLAYED_HEADER]: "true" } : headers,
-  );
+  const replayedHeaders = (replayed: boolean) =>
+    replayed ? { ...headers, [REPLAYED_HEADER]: "true" } : headers;
+  if (batch) {
+    const { ids, replayed } = await broker.publishBatch(inputs, once);
+    sendJson(res, 200, { ids }, replayedHeaders(replayed));
+  } else {
+    const { id, replayed } = await broker.publishOnce(inputs[0] as PublishInput, once as IdempotencyRequest);
+    sendJson(res, 200, { id }, replayedHeaders(replayed));
+  }
 }
 
 /**

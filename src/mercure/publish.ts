@@ -105,6 +105,6 @@ async function publishCovered(
   }
   // Scoped to the token the publish is counted against: two publishers never share a key.
   const once = idempotencyRequest(key, `token:${rateKey ?? ""}`, req.method ?? "POST", url, body);
-  const { ids, replayed } = await broker.publishBatch([input], once);
-  sendText(res, 200, ids[0] as string, replayed ? { ...headers, [REPLAYED_HEADER]: "true" } : headers);
+  const { id, replayed } = await broker.publishOnce(input, once);
+  sendText(res, 200, id, replayed ? { ...headers, [REPLAYED_HEADER]: "true" } : headers);
 }

@@ -57,6 +57,9 @@ describe("batch publish", () => {
     const r = await publish(srv.url, [{ topic: "batch-ids", data: "x", id: "batch-own-id-1" }]);
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, { ids: ["batch-own-id-1"] });
+    const bad = await publish(srv.url, [{ topic: "batch-ids", data: "x", id: "batch-own-id-1" }]);
+    assert.equal(bad.status, 409);
+    assert.match((bad.body as ErrorBody).error.message, /^event 0: /, "a one-event batch names index 0 too");
   });
 
   for (const [what, bad, index, code] of [
