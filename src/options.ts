@@ -89,8 +89,9 @@ export interface BrokerOptions {
    */
   idempotencyTtlMs: number;
   /**
-   * Idempotency keys remembered on this node at most (least recently used go first; 0 = none). With the
-   * Redis backplane the records live in Redis too, so this bounds only a cache. Defaults to `10_000`.
+   * Idempotency keys remembered on this node at most (least recently used go first; 0 = none), and never
+   * more than 16 MiB of their ids. With the Redis backplane the records live in Redis too, so this bounds
+   * only a cache. Defaults to `10_000`.
    */
   maxIdempotencyKeys: number;
   /** `Access-Control-Allow-Origin` for streams and publish: `*`, a list of origins, or `null` = no CORS. Defaults to `"*"`. */

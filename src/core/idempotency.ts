@@ -1,6 +1,6 @@
 /**
  * Idempotency keys of publishes (draft-ietf-httpapi-idempotency-key-header), as the broker remembers them
- * on this node: a bounded LRU of recent records, plus the keys of publishes still in flight. With a shared
+ * on this node: an LRU of recent records bounded in count and bytes, plus the keys of publishes still in flight. With a shared
  * backplane the authoritative record lives there (written atomically with the append); this store then
  * only spares a round trip on a retry this node already answered.
  * @module
@@ -23,6 +23,20 @@ export interface IdempotencyRequest {
 interface Entry {
   record: IdempotencyRecord;
   expiresAt: number;
+  bytes: number;
+}
+
+/**
+ * Bytes of records kept at most, whatever the count: a publisher's own ids can be long (up to the body
+ * limit per batch), so a count alone would not bound memory.
+ */
+export const MAX_IDEMPOTENCY_BYTES = 16 * 1024 * 1024;
+
+/** About what a record costs: its strings (UTF-16) and a fixed overhead per entry and per id. */
+function sizeOf(key: string, r: IdempotencyRecord): number {
+  let n = 128 + 2 * (key.length + r.fingerprint.length);
+  for (const id of r.ids) n += 16 + 2 * id.length;
+  return n;
 }
 
 export class IdempotencyStore {
@@ -30,9 +44,17 @@ export class IdempotencyStore {
   /** Insertion order is recency order: a hit moves its entry to the end, the first one goes first. */
   readonly #entries = new Map<string, Entry>();
   readonly #inFlight = new Set<string>();
+  readonly #maxBytes: number;
+  #bytes = 0;
 
-  constructor(maxKeys: number) {
+  constructor(maxKeys: number, maxBytes = MAX_IDEMPOTENCY_BYTES) {
     this.#max = maxKeys;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Approximate bytes held by the records. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Records remembered now (expired ones may still count until looked up or evicted). */
@@ -45,20 +67,31 @@ export class IdempotencyStore {
     const e = this.#entries.get(key);
     if (e === undefined) return undefined;
     this.#entries.delete(key);
-    if (e.expiresAt <= now) return undefined;
+    if (e.expiresAt <= now) {
+      this.#bytes -= e.bytes;
+      return undefined;
+    }
     this.#entries.set(key, e);
     return e.record;
   }
 
-  /** Remembers `record` for `ttlMs`, evicting the least recently used record past the bound. */
+  /** Remembers `record` for `ttlMs`, evicting the least recently used records past the bounds. */
   set(key: string, record: IdempotencyRecord, ttlMs: number, now = Date.now()): void {
-    if (this.#max === 0) return;
-    this.#entries.delete(key);
-    this.#entries.set(key, { record, expiresAt: now + ttlMs });
-    while (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
+    const bytes = sizeOf(key, record);
+    if (this.#max === 0 || bytes > this.#maxBytes) return;
+    this.#forget(key);
+    this.#entries.set(key, { record, expiresAt: now + ttlMs, bytes });
+    this.#bytes += bytes;
+    while (this.#entries.size > this.#max || this.#bytes > this.#maxBytes) {
+      this.#forget(this.#entries.keys().next().value as string);
     }
+  }
+
+  #forget(key: string): void {
+    const e = this.#entries.get(key);
+    if (e === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= e.bytes;
   }
 
   /** Marks `key` in flight; false when it already is (a concurrent retry). */
