@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker, PublishInput } from "../core/broker.js";
 import type { IdempotencyRequest } from "../core/idempotency.js";
 import { badRequest as invalid, SseBrokerError } from "../errors.js";
+import { refusalsOf } from "../metrics/refusals.js";
 import { decodeUtf8, mediaType, parsedBody, readBody } from "./body.js";
 import { idempotencyKeyOf, idempotencyRequest, REPLAYED_HEADER } from "./idempotency.js";
 import { assertLocal, assertPublishRate } from "./limits.js";
@@ -55,7 +56,7 @@ export async function handlePublish(
     }
     if (Array.isArray(value)) {
       batch = true;
-      inputs = batchOf(value, broker.options.maxBatchEvents);
+      inputs = batchOf(broker, value);
     } else {
       inputs = [fromJsonValue(value)];
     }
@@ -94,9 +95,11 @@ export async function handlePublish(
  * A JSON array of events: each validated like a single one (an error names its index), at most `max`
  * (413 past it, before looking at any).
  */
-function batchOf(items: unknown[], max: number): PublishInput[] {
+function batchOf(broker: Broker, items: unknown[]): PublishInput[] {
+  const max = broker.options.maxBatchEvents;
   if (items.length === 0) throw invalid("a batch needs at least one event");
   if (items.length > max) {
+    refusalsOf(broker).batch_events++;
     throw new SseBrokerError("SSEB_ERR_LIMIT_BATCH_EVENTS", `a batch may hold at most ${max} events`, {
       statusCode: 413,
     });

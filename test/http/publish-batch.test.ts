@@ -105,6 +105,8 @@ describe("batch publish", () => {
     const many = await publish(srv.url, six);
     assert.equal(many.status, 413);
     assert.equal((many.body as ErrorBody).error.code, "SSEB_ERR_LIMIT_BATCH_EVENTS");
+    const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+    assert.match(metrics, /^sse_broker_refused_total\{reason="batch_events"\} 1$/m, "counted as a refusal");
     const empty = await publish(srv.url, []);
     assert.equal(empty.status, 400);
     const big = await publish(srv.url, [{ topic: "limits", data: "x".repeat(5000) }]);
