@@ -51,6 +51,10 @@ export const ErrorCodes = {
   SSEB_ERR_HOOK_DENIED: "subscription refused by the application",
   SSEB_ERR_HOOK_UNAVAILABLE: "subscribe hook failed",
   SSEB_ERR_HOOK_BUSY: "too many subscribe hook calls waiting",
+  SSEB_ERR_LIMIT_BATCH_EVENTS: "too many events in a batch",
+  SSEB_ERR_IDEMPOTENCY_KEY_INVALID: "invalid Idempotency-Key",
+  SSEB_ERR_IDEMPOTENCY_KEY_REUSED: "Idempotency-Key reused for another request",
+  SSEB_ERR_IDEMPOTENCY_IN_FLIGHT: "a request with this Idempotency-Key is in progress",
   SSEB_ERR_INTERNAL: "internal error",
 } as const;
 

@@ -81,6 +81,19 @@ export interface BrokerOptions {
   maxStreamLifetimeMs: number | null;
   /** Largest accepted publish body in bytes. Defaults to 1 MiB. */
   maxBodyBytes: number;
+  /** Events one batch publish (a JSON array on `POST /publish`) may hold (more → 413). Defaults to `100`. */
+  maxBatchEvents: number;
+  /**
+   * How long the answer to a publish made with an `Idempotency-Key` is remembered, in ms: a retry with the
+   * same key within it gets the same answer and publishes nothing. Defaults to `86_400_000` (24 h).
+   */
+  idempotencyTtlMs: number;
+  /**
+   * Idempotency keys remembered on this node at most (least recently used go first; 0 = none), and never
+   * more than 16 MiB of their ids. With the Redis backplane the records live in Redis too, so this bounds
+   * only a cache. Defaults to `10_000`.
+   */
+  maxIdempotencyKeys: number;
   /** `Access-Control-Allow-Origin` for streams and publish: `*`, a list of origins, or `null` = no CORS. Defaults to `"*"`. */
   corsOrigins: "*" | readonly string[] | null;
   /**
@@ -188,6 +201,9 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   retryMs: null,
   maxStreamLifetimeMs: null,
   maxBodyBytes: MiB,
+  maxBatchEvents: 100,
+  idempotencyTtlMs: 86_400_000,
+  maxIdempotencyKeys: 10_000,
   corsOrigins: "*",
   publishToken: null,
   publishOrigins: Object.freeze([]) as readonly string[],
@@ -269,6 +285,9 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   if (o.retryMs !== null) intOption("retryMs", o.retryMs, 0);
   if (o.maxStreamLifetimeMs !== null) intOption("maxStreamLifetimeMs", o.maxStreamLifetimeMs, 1000);
   intOption("maxBodyBytes", o.maxBodyBytes, 1);
+  intOption("maxBatchEvents", o.maxBatchEvents, 1);
+  intOption("idempotencyTtlMs", o.idempotencyTtlMs, 1);
+  intOption("maxIdempotencyKeys", o.maxIdempotencyKeys, 0);
   if (o.corsOrigins !== null && o.corsOrigins !== "*") {
     if (!Array.isArray(o.corsOrigins) || o.corsOrigins.some((x) => typeof x !== "string" || x === "")) {
       throw optionsError('corsOrigins must be "*", a list of origins, or null');

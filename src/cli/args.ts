@@ -43,6 +43,9 @@ export interface CliConfig {
   maxPatternSelectorsPerClient: number;
   maxTopicsPerUpdate: number;
   maxEventBytes: number;
+  maxBatchEvents: number;
+  idempotencyTtlMs: number;
+  maxIdempotencyKeys: number;
   /** Trusted reverse proxies (IPs, CIDRs, `loopback`). */
   trustProxy: readonly string[];
   /** Origins allowed to `POST /publish` from a browser. */
@@ -146,6 +149,9 @@ export function parseCli(
       src.int("max-pattern-selectors-per-ip", 0) ?? DEFAULT_BROKER_OPTIONS.maxPatternSelectorsPerClient,
     maxTopicsPerUpdate: src.int("max-topics-per-update", 1) ?? DEFAULT_BROKER_OPTIONS.maxTopicsPerUpdate,
     maxEventBytes: src.int("max-event-bytes", 1) ?? DEFAULT_BROKER_OPTIONS.maxEventBytes,
+    maxBatchEvents: src.int("max-batch-events", 1) ?? DEFAULT_BROKER_OPTIONS.maxBatchEvents,
+    idempotencyTtlMs: src.int("idempotency-ttl-ms", 1) ?? DEFAULT_BROKER_OPTIONS.idempotencyTtlMs,
+    maxIdempotencyKeys: src.int("max-idempotency-keys", 0) ?? DEFAULT_BROKER_OPTIONS.maxIdempotencyKeys,
     trustProxy: src.proxies("trust-proxy"),
     publishOrigins: src.publishOrigins("publish-cors-origin"),
     maxConnections: src.intOrNone("max-connections", DEFAULT_BROKER_OPTIONS.maxConnections),

@@ -15,11 +15,12 @@ import { jitteredMs } from "../jitter.js";
 import { type RefusalReason, refusalsOf } from "../metrics/refusals.js";
 import { type BrokerOptions, type Logger, type ResolvedOptions, resolveOptions } from "../options.js";
 import { MemoryTransport } from "../transport/memory.js";
-import type { Transport } from "../transport/transport.js";
+import type { ExistingRecord, Transport } from "../transport/transport.js";
 import { assertField, assertRetry, encodeComment, encodeEvent, encodeRetry } from "../wire/encode.js";
 import { ExpiryQueue } from "./expiry.js";
 import { Fanout } from "./fanout.js";
 import { History, MergedCursor, type ReplayCursor, type Retained } from "./history.js";
+import { type IdempotencyRecord, type IdempotencyRequest, IdempotencyStore } from "./idempotency.js";
 import { LogLimiter } from "./log-limiter.js";
 import { MissedNoticeCursor } from "./missed-notice.js";
 import { type CloseReason, Session, type SessionSink } from "./session.js";
@@ -120,6 +121,21 @@ const HEARTBEAT = encodeComment();
 /** Where a sink keeps its session, for the one listener all sinks share. */
 const kSession = Symbol("sse-broker.session");
 
+/** The recorded answer for a retry with the same key; the same key for another request is 422. */
+function replayOf(
+  record: IdempotencyRecord,
+  request: IdempotencyRequest,
+): { ids: string[]; replayed: boolean } {
+  if (record.fingerprint !== request.fingerprint) {
+    throw new SseBrokerError(
+      "SSEB_ERR_IDEMPOTENCY_KEY_REUSED",
+      "this Idempotency-Key was used for a different request",
+      { statusCode: 422 },
+    );
+  }
+  return { ids: [...record.ids], replayed: true };
+}
+
 function onSinkGone(this: { [kSession]?: Session }): void {
   this[kSession]?.close("client");
 }
@@ -165,6 +181,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Per client: how many of its sessions use each template selector (see maxPatternSelectorsPerClient). */
   readonly #clientTemplates = new Map<string, Map<string, number>>();
   readonly #expiry = new ExpiryQueue((s) => s.close("expired"));
+  /** Idempotency keys answered on this node (see publishBatch). */
+  readonly #idempotency: IdempotencyStore;
   readonly #ready: Promise<void>;
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
@@ -194,6 +212,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       maxTemplateExpressions: o.maxTemplateExpressions,
     };
     this.matcher = new TopicMatcher(this.#selectorLimits);
+    this.#idempotency = new IdempotencyStore(o.maxIdempotencyKeys);
     this.#fanout = new Fanout(this.stats, o.flushIntervalMs, o.maxFlushDelayMs);
     this.#transport = transport;
     this.#ready = transport.start({
@@ -238,6 +257,137 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   async publish(input: PublishInput): Promise<string> {
     this.#assertOpen();
+    const update = this.#updateOf(input, true);
+    await this.#ready;
+    await this.#transport.append(update);
+    return update.id;
+  }
+
+  /**
+   * Publishes `inputs` as consecutive events, in order (no other event between them), all or none: every
+   * one is validated first (an error names its index), then they are appended in one step when the
+   * transport can (`Transport.appendBatch`). With `idempotency`, a key already answered gets its recorded
+   * ids back (`replayed`) and nothing is published; the same key for another request is 422, and one
+   * still in flight on this node 409. With a shared backplane the key is recorded atomically with the
+   * append, so a retry on any node after a lost reply is recognised.
+   */
+  publishBatch(
+    inputs: readonly PublishInput[],
+    idempotency?: IdempotencyRequest,
+  ): Promise<{ ids: string[]; replayed: boolean }> {
+    return this.#publishAll(inputs, idempotency, true);
+  }
+
+  /** `publish` under an idempotency key (see `publishBatch`): the id, and whether it was replayed. */
+  async publishOnce(
+    input: PublishInput,
+    idempotency: IdempotencyRequest,
+  ): Promise<{ id: string; replayed: boolean }> {
+    const { ids, replayed } = await this.#publishAll([input], idempotency, false);
+    return { id: ids[0] as string, replayed };
+  }
+
+  /** `indexed`: errors name the event's index (a batch). */
+  async #publishAll(
+    inputs: readonly PublishInput[],
+    idempotency: IdempotencyRequest | undefined,
+    indexed: boolean,
+  ): Promise<{ ids: string[]; replayed: boolean }> {
+    this.#assertOpen();
+    const o = this.options;
+    if (inputs.length === 0) throw badRequest("a batch needs at least one event");
+    if (inputs.length > o.maxBatchEvents) {
+      this.#refused("batch_events");
+      throw new SseBrokerError(
+        "SSEB_ERR_LIMIT_BATCH_EVENTS",
+        `a batch may hold at most ${o.maxBatchEvents} events`,
+        { statusCode: 413 },
+      );
+    }
+    if (idempotency === undefined)
+      return { ids: await this.#appendAll(this.#updatesOf(inputs, true, indexed)), replayed: false };
+    const { key } = idempotency;
+    const known = this.#idempotency.get(key);
+    if (known !== undefined) return replayOf(known, idempotency);
+    if (!this.#idempotency.begin(key)) {
+      throw new SseBrokerError(
+        "SSEB_ERR_IDEMPOTENCY_IN_FLIGHT",
+        "a request with this Idempotency-Key is still in progress; retry later",
+        { statusCode: 409 },
+      );
+    }
+    try {
+      // A retained id may be this very request's, appended by an attempt whose reply was lost: the record
+      // tells. Without one it is a conflict, as without a key.
+      const updates = this.#updatesOf(inputs, false, indexed);
+      if (updates.some((u) => this.#knows(u.id))) {
+        const found = await this.#transport.lookupIdempotency?.(key);
+        if (found != null) return this.#remember(key, found.record, found.ttlMs, idempotency);
+        this.#refused("id_conflict");
+        throw new SseBrokerError("SSEB_ERR_ID_CONFLICT", "an event with this id is already retained", {
+          statusCode: 409,
+        });
+      }
+      await this.#ready;
+      const record = { fingerprint: idempotency.fingerprint, ids: updates.map((u) => u.id) };
+      let found: ExistingRecord | null = null;
+      if (this.#transport.appendBatch === undefined) await this.#appendAll(updates);
+      else found = await this.#transport.appendBatch(updates, { key, record, ttlMs: o.idempotencyTtlMs });
+      if (found !== null) return this.#remember(key, found.record, found.ttlMs, idempotency);
+      this.#idempotency.set(key, record, o.idempotencyTtlMs);
+      return { ids: [...record.ids], replayed: false };
+    } finally {
+      this.#idempotency.end(key);
+    }
+  }
+
+  #remember(
+    key: string,
+    record: IdempotencyRecord,
+    ttlMs: number,
+    request: IdempotencyRequest,
+  ): { ids: string[]; replayed: boolean } {
+    this.#idempotency.set(key, record, ttlMs);
+    return replayOf(record, request);
+  }
+
+  /** Validates every input (an error names its index); ids must differ within the batch. */
+  #updatesOf(inputs: readonly PublishInput[], checkRetained: boolean, indexed: boolean): Update[] {
+    const updates: Update[] = [];
+    const ids = new Set<string>();
+    for (const [i, input] of inputs.entries()) {
+      let u: Update;
+      try {
+        if (input.ephemeral === true) throw badRequest("ephemeral updates cannot be batched");
+        u = this.#updateOf(input, checkRetained);
+        if (ids.has(u.id)) {
+          throw new SseBrokerError("SSEB_ERR_ID_CONFLICT", "an earlier event of the batch has this id", {
+            statusCode: 409,
+          });
+        }
+      } catch (err) {
+        if (!(err instanceof SseBrokerError) || !indexed) throw err;
+        throw new SseBrokerError(err.code, `event ${i}: ${err.message}`, {
+          ...(err.statusCode === undefined ? {} : { statusCode: err.statusCode }),
+          cause: err,
+        });
+      }
+      ids.add(u.id);
+      updates.push(u);
+    }
+    return updates;
+  }
+
+  /** Appends in one step when the transport can, else one by one (a custom transport without batches). */
+  async #appendAll(updates: Update[]): Promise<string[]> {
+    await this.#ready;
+    if (this.#transport.appendBatch !== undefined) await this.#transport.appendBatch(updates);
+    else for (const u of updates) await this.#transport.append(u);
+    return updates.map((u) => u.id);
+  }
+
+  /** Validates one input into an update; `checkRetained`: a retained id is a 409 here. */
+  #updateOf(input: PublishInput, checkRetained: boolean): Update {
     const o = this.options;
     const topics = typeof input.topic === "string" ? [input.topic] : [...input.topic];
     if (topics.length === 0) throw badRequest("topic is required", "SSEB_ERR_TOPIC_INVALID");
@@ -266,7 +416,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       }
       assertField("id", id);
       // A second event with a retained id would make resuming from that id ambiguous.
-      if (this.#knows(id)) {
+      if (checkRetained && this.#knows(id)) {
         this.#refused("id_conflict");
         throw new SseBrokerError("SSEB_ERR_ID_CONFLICT", "an event with this id is already retained", {
           statusCode: 409,
@@ -275,7 +425,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     if (input.type !== undefined) assertField("event", input.type);
     if (input.retry !== undefined) assertRetry(input.retry);
-    const update: Update = {
+    return {
       id,
       topics,
       data: input.data,
@@ -284,9 +434,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
       private: input.private === true,
       ...(input.ephemeral === true ? { ephemeral: true } : {}),
     };
-    await this.#ready;
-    await this.#transport.append(update);
-    return id;
   }
 
   /** From the transport: one update, in the shared order. A `backlog` one only fills history. */

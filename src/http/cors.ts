@@ -7,9 +7,10 @@ import type { IncomingMessage } from "node:http";
 
 export type CorsOrigins = "*" | readonly string[] | null;
 
-const ALLOW_HEADERS = "Authorization, Content-Type, Last-Event-ID, Cache-Control";
+// Idempotency-Key / Idempotent-Replayed: a browser publisher retrying safely (see idempotency.ts).
+const ALLOW_HEADERS = "Authorization, Content-Type, Last-Event-ID, Cache-Control, Idempotency-Key";
 // Mercure-Last-Event-ID: the Mercure 1.0 resume cursor, for polyfills that read response headers.
-const EXPOSE_HEADERS = "Last-Event-ID, Mercure-Last-Event-ID, Link";
+const EXPOSE_HEADERS = "Last-Event-ID, Mercure-Last-Event-ID, Link, Idempotent-Replayed";
 
 export function corsHeaders(req: IncomingMessage, origins: CorsOrigins): Record<string, string> {
   if (origins === null) return {};

@@ -1,14 +1,19 @@
 /**
  * `POST /publish`: JSON `{"topic","data","event"?,"id"?,"retry"?}` (topic may be a list; non-string data is
- * sent as its JSON text), or any text body with `?topic=` (plus `event`, `id`, `retry`) for shell use.
+ * sent as its JSON text), a JSON array of such events (a batch: all or none, consecutive, answered
+ * `{"ids":[…]}`), or any text body with `?topic=` (plus `event`, `id`, `retry`) for shell use. An
+ * `Idempotency-Key` makes a retry answer the first answer instead of publishing again (idempotency.ts).
  * Authorized by a static bearer token, or, with none configured, for requests from this machine only
  * (see local-request.ts). Rate-limited per publisher.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker, PublishInput } from "../core/broker.js";
+import type { IdempotencyRequest } from "../core/idempotency.js";
 import { badRequest as invalid, SseBrokerError } from "../errors.js";
+import { refusalsOf } from "../metrics/refusals.js";
 import { decodeUtf8, mediaType, parsedBody, readBody } from "./body.js";
+import { idempotencyKeyOf, idempotencyRequest, REPLAYED_HEADER } from "./idempotency.js";
 import { assertLocal, assertPublishRate } from "./limits.js";
 import { safeEqual } from "./ops.js";
 import { sendJson } from "./respond.js";
@@ -34,14 +39,30 @@ export async function handlePublish(
     authorizePublish(req, opts.publishToken);
   }
   assertPublishRate(broker, req, opts.publishToken);
+  const key = idempotencyKeyOf(req); // before the body: a bad key costs no upload
   const type = mediaType(req);
   const parsed = parsedBody(req);
-  let input: PublishInput;
+  let inputs: PublishInput[];
+  let batch = false;
+  let body: Buffer | string;
   if (type === "application/json") {
-    if (parsed !== undefined && isPlainObject(parsed.value)) input = fromJsonValue(parsed.value);
-    else input = fromJson(decodeUtf8(await bodyBytes(req, parsed, opts.maxBodyBytes)));
+    let value: unknown;
+    if (parsed !== undefined && (isPlainObject(parsed.value) || Array.isArray(parsed.value))) {
+      value = parsed.value;
+      body = key === undefined ? "" : jsonText(value); // the fingerprint's body, when a parser took it
+    } else {
+      body = await bodyBytes(req, parsed, opts.maxBodyBytes);
+      value = parseJson(decodeUtf8(body));
+    }
+    if (Array.isArray(value)) {
+      batch = true;
+      inputs = batchOf(broker, value);
+    } else {
+      inputs = [fromJsonValue(value)];
+    }
   } else if (type === "text/plain" || type === "" || type === "application/octet-stream") {
-    input = fromQuery(url, decodeUtf8(await bodyBytes(req, parsed, opts.maxBodyBytes)));
+    body = await bodyBytes(req, parsed, opts.maxBodyBytes);
+    inputs = [fromQuery(url, decodeUtf8(body))];
   } else {
     req.resume();
     throw new SseBrokerError(
@@ -50,8 +71,50 @@ export async function handlePublish(
       { statusCode: 415 },
     );
   }
-  const id = await broker.publish(input);
-  sendJson(res, 200, { id }, headers);
+  if (key === undefined && !batch) {
+    const id = await broker.publish(inputs[0] as PublishInput);
+    sendJson(res, 200, { id }, headers);
+    return;
+  }
+  // Keys are scoped to the publishing credential: the static token, or "this machine" without one.
+  const credential = opts.publishToken === null ? "local" : `token:${opts.publishToken}`;
+  const once =
+    key === undefined ? undefined : idempotencyRequest(key, credential, req.method ?? "POST", url, body);
+  const replayedHeaders = (replayed: boolean) =>
+    replayed ? { ...headers, [REPLAYED_HEADER]: "true" } : headers;
+  if (batch) {
+    const { ids, replayed } = await broker.publishBatch(inputs, once);
+    sendJson(res, 200, { ids }, replayedHeaders(replayed));
+  } else {
+    const { id, replayed } = await broker.publishOnce(inputs[0] as PublishInput, once as IdempotencyRequest);
+    sendJson(res, 200, { id }, replayedHeaders(replayed));
+  }
+}
+
+/**
+ * A JSON array of events: each validated like a single one (an error names its index), at most `max`
+ * (413 past it, before looking at any).
+ */
+function batchOf(broker: Broker, items: unknown[]): PublishInput[] {
+  const max = broker.options.maxBatchEvents;
+  if (items.length === 0) throw invalid("a batch needs at least one event");
+  if (items.length > max) {
+    refusalsOf(broker).batch_events++;
+    throw new SseBrokerError("SSEB_ERR_LIMIT_BATCH_EVENTS", `a batch may hold at most ${max} events`, {
+      statusCode: 413,
+    });
+  }
+  return items.map((item, i) => {
+    try {
+      return fromJsonValue(item);
+    } catch (err) {
+      if (!(err instanceof SseBrokerError)) throw err;
+      throw new SseBrokerError(err.code, `event ${i}: ${err.message}`, {
+        ...(err.statusCode === undefined ? {} : { statusCode: err.statusCode }),
+        cause: err,
+      });
+    }
+  });
 }
 
 function authorizePublish(req: IncomingMessage, token: string): void {
@@ -95,14 +158,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function fromJson(text: string): PublishInput {
-  let body: unknown;
+function parseJson(text: string): unknown {
   try {
-    body = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw invalid(err instanceof RangeError ? TOO_DEEP : "body is not valid JSON");
   }
-  return fromJsonValue(body);
 }
 
 function fromJsonValue(body: unknown): PublishInput {
@@ -125,6 +186,16 @@ function fromJsonValue(body: unknown): PublishInput {
 }
 
 const TOO_DEEP = "body is nested too deeply";
+
+/** A body a parser mounted before the broker left as a value, as text again (for the fingerprint). */
+function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    if (err instanceof RangeError) throw invalid(TOO_DEEP);
+    throw err;
+  }
+}
 
 /** Non-string data is sent as its JSON text; JSON.stringify recurses, so deep nesting is a RangeError. */
 function dataText(data: unknown): string {

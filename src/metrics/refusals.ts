@@ -32,6 +32,8 @@ export const REFUSAL_REASONS = [
   "pattern_selectors",
   /** A publish with the id of a retained event. */
   "id_conflict",
+  /** A batch publish with more events than `maxBatchEvents` (413). */
+  "batch_events",
 ] as const;
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];

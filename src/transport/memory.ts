@@ -5,7 +5,7 @@
  */
 import type { Update } from "../core/update.js";
 import { SseBrokerError } from "../errors.js";
-import type { Transport, TransportReceiver } from "./transport.js";
+import type { ExistingRecord, Transport, TransportReceiver } from "./transport.js";
 
 export class MemoryTransport implements Transport {
   #receiver: TransportReceiver | undefined;
@@ -22,6 +22,18 @@ export class MemoryTransport implements Transport {
     }
     this.#receiver.deliver(update, false);
     return Promise.resolve();
+  }
+
+  /** Delivers `updates` in one synchronous loop: nothing can come between them. Keys: see the broker. */
+  appendBatch(updates: readonly Update[]): Promise<ExistingRecord | null> {
+    const receiver = this.#receiver;
+    if (receiver === undefined) {
+      return Promise.reject(
+        new SseBrokerError("SSEB_ERR_BROKER_CLOSED", "broker is not running", { statusCode: 503 }),
+      );
+    }
+    for (const u of updates) receiver.deliver(u, false);
+    return Promise.resolve(null);
   }
 
   async close(): Promise<void> {

@@ -18,9 +18,10 @@ import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis"
 import type { Update } from "../core/update.js";
 import { optionsError, SseBrokerError } from "../errors.js";
 import type { Logger } from "../options.js";
+import { APPEND_BATCH, decodeRecord, encodeRecord, LOOKUP } from "./redis-batch.js";
 import { compareStreamIds, decodeEntry, encodeEntry } from "./redis-entry.js";
 import { checkTrim, parseStreamInfo, type StreamInfo } from "./redis-gap.js";
-import type { Transport, TransportReceiver } from "./transport.js";
+import type { ExistingRecord, IdempotentAppend, Transport, TransportReceiver } from "./transport.js";
 
 export interface RedisTransportOptions {
   /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://…` for TLS. */
@@ -86,6 +87,8 @@ export class RedisTransport implements Transport {
   readonly key: string;
   /** The stream of ephemeral updates. */
   readonly ephemeralKey: string;
+  /** Prefix of idempotency records (`${keyPrefix}idem:<scoped key>`), in the streams' slot. */
+  readonly #idemPrefix: string;
   readonly #maxLen: string;
   readonly #ephemeralMaxLen: string;
   /**
@@ -147,6 +150,7 @@ export class RedisTransport implements Transport {
     const prefix = opts.keyPrefix ?? (clusterOptions === undefined ? "sse-broker:" : "{sse-broker}:");
     this.key = `${prefix}events`;
     this.ephemeralKey = `${prefix}ephemeral`;
+    this.#idemPrefix = `${prefix}idem:`;
     // One XREAD reads both streams: on a Cluster that needs one slot, i.e. one hash tag.
     if (clusterOptions !== undefined && hashTagOf(this.key) !== hashTagOf(this.ephemeralKey)) {
       throw optionsError('with cluster, keyPrefix must contain a hash tag such as "{sse-broker}:"');
@@ -240,6 +244,48 @@ export class RedisTransport implements Transport {
         cause: err,
       });
     }
+  }
+
+  /**
+   * One script: the XADDs of `updates`, in order, and with `once` the record of its key (SET PX) unless one
+   * is there, in which case nothing is appended and the record is answered. Atomic, so consecutive in the
+   * stream, and a retry of a publish whose reply was lost (timeout, dropped connection) finds the record.
+   */
+  async appendBatch(updates: readonly Update[], once?: IdempotentAppend): Promise<ExistingRecord | null> {
+    if (this.#stop.signal.aborted || this.#receiver === undefined) throw closedError();
+    if (updates.some((u) => u.ephemeral === true)) throw new Error("ephemeral updates cannot be batched");
+    this.#revive(this.#pub);
+    const keys = once === undefined ? [this.key] : [this.key, this.#idemPrefix + once.key];
+    const args = [
+      this.#maxLen,
+      once === undefined ? "" : encodeRecord(once.record),
+      once === undefined ? "0" : String(once.ttlMs),
+    ];
+    for (const u of updates) {
+      const [, m, , d] = encodeEntry(u);
+      args.push(m, d);
+    }
+    let reply: unknown;
+    try {
+      // EVAL, not EVALSHA: the script is small, and a restarted Redis (empty script cache) costs no retry.
+      reply = await this.#pub.eval(APPEND_BATCH, keys.length, ...keys, ...args);
+    } catch (err) {
+      throw unavailable(this.#log, err);
+    }
+    return existingOf(reply);
+  }
+
+  /** The record under an idempotency key, if any (GET and PTTL in one script). */
+  async lookupIdempotency(key: string): Promise<ExistingRecord | null> {
+    if (this.#stop.signal.aborted || this.#receiver === undefined) throw closedError();
+    this.#revive(this.#pub);
+    let reply: unknown;
+    try {
+      reply = await this.#pub.eval(LOOKUP, 1, this.#idemPrefix + key);
+    } catch (err) {
+      throw unavailable(this.#log, err);
+    }
+    return existingOf(reply);
   }
 
   /**
@@ -586,6 +632,29 @@ function connect(url: string, options: RedisOptions, cluster: ClusterOptions | u
     ...cluster,
     enableOfflineQueue,
     redisOptions: { ...auth, ...cluster.redisOptions, ...nodeOptions },
+  });
+}
+
+/** A script's reply: nil = appended / no record, else `[record, pttl]`. */
+function existingOf(reply: unknown): ExistingRecord | null {
+  if (reply === null) return null;
+  const [text, pttl] = reply as [unknown, unknown];
+  const record = typeof text === "string" ? decodeRecord(text) : null;
+  if (record === null) {
+    // Anyone can write to the key: a record we cannot read is no proof of anything, so refuse.
+    throw new SseBrokerError("SSEB_ERR_INTERNAL", "unreadable idempotency record in Redis", {
+      statusCode: 500,
+    });
+  }
+  return { record, ttlMs: typeof pttl === "number" && pttl > 0 ? pttl : 1 };
+}
+
+function unavailable(log: Logger | null, err: unknown): SseBrokerError {
+  log?.debug({ err: message(err) }, "Redis backplane refused a publish");
+  // A timed-out script may still have run: a retry with the same Idempotency-Key finds its record.
+  return new SseBrokerError("SSEB_ERR_BACKPLANE_UNAVAILABLE", "Redis backplane unavailable, try again", {
+    statusCode: 503,
+    cause: err,
   });
 }
 

@@ -3,6 +3,7 @@
  * several nodes. A transport totally orders updates and hands each one to the receiver on every node, once.
  * @module
  */
+import type { IdempotencyRecord } from "../core/idempotency.js";
 import type { Update } from "../core/update.js";
 
 /** What a running transport hands updates (and news of lost ones) to: the broker. */
@@ -25,10 +26,35 @@ export interface Transport {
   /** Appends an update. Resolves once the transport accepted it (it will be delivered and retained). */
   append(update: Update): Promise<void>;
   /**
+   * Optional: appends `updates` as consecutive entries of the total order (no other update between them),
+   * all or none, and resolves once accepted. With `once`, the append happens only if `once.key` has no
+   * record yet, and the record is written in the same atomic step, so a retry whose first attempt was
+   * written but got no answer (timeout, dropped connection) finds it on any node: resolves `null` when
+   * appended, or the record already there (nothing appended). A single-process transport may ignore
+   * `once` (the broker remembers keys per process). Without this method the broker appends one by one.
+   */
+  appendBatch?(updates: readonly Update[], once?: IdempotentAppend): Promise<ExistingRecord | null>;
+  /** Optional: the record of an idempotency key written by `appendBatch`, when there is one. */
+  lookupIdempotency?(key: string): Promise<ExistingRecord | null>;
+  /**
    * Optional: resolves once every update the transport had accepted when called has been delivered locally.
    * Lets a node that is behind answer a Last-Event-ID it has not seen yet without a gap or duplicates.
    */
   catchUp?(): Promise<void>;
   /** Stops delivering and releases resources. */
   close(): Promise<void>;
+}
+
+/** An idempotency key to record atomically with an append (see `Transport.appendBatch`). */
+export interface IdempotentAppend {
+  /** The publisher-scoped key (already hashed: no credential in it). */
+  readonly key: string;
+  readonly record: IdempotencyRecord;
+  readonly ttlMs: number;
+}
+
+/** A record found under an idempotency key, with the time it has left. */
+export interface ExistingRecord {
+  readonly record: IdempotencyRecord;
+  readonly ttlMs: number;
 }

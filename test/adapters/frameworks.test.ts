@@ -99,6 +99,32 @@ describe("framework adapters", () => {
     const [ev] = await sse.waitForEvents(1);
     assert.equal(ev?.data, "plain text");
     assert.equal(ev?.event, "note");
+    // A batch parsed by express.json(), retried with its Idempotency-Key: the same ids, published once.
+    const batch = async () =>
+      fetch(`${url}/publish`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Idempotency-Key": "fw-batch" },
+        body: JSON.stringify([
+          { topic: "fw", data: "b1" },
+          { topic: "fw", data: "b2" },
+        ]),
+      });
+    const first = await batch();
+    const again = await batch();
+    assert.equal(first.status, 200);
+    assert.equal(again.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(await again.json(), await first.json());
+    const end = await fetch(`${url}/publish?topic=fw`, {
+      method: "POST",
+      headers: { "Content-Type": "text/plain" },
+      body: "end marker",
+    });
+    assert.equal(end.status, 200);
+    const all = await sse.waitForEvents(4);
+    assert.deepEqual(
+      all.map((e) => e.data),
+      ["plain text", "b1", "b2", "end marker"],
+    );
     sse.close();
   });
 
