@@ -150,7 +150,8 @@ describe("Redis backplane across a Redis restart", () => {
       await redis.start();
       const lastId = ids.at(-1) ?? "";
       await waitFor("the backlog on the late node", () => late?.broker.history.has(lastId) === true, 20_000);
-      const next = await late.broker.publish({ topic: "s", data: "after" });
+      // The reader is back (it loaded the backlog); the publisher connection may still be reconnecting.
+      const next = await publishWhenBack(late.broker, { topic: "s", data: "after" });
       await waitFor("the live event", () => sub.ids().includes(next), 20_000);
       // Connected before the node had read the backlog, the subscriber still gets only the new event: the
       // node learnt where the backlog ends when it reached Redis, before delivering anything.
@@ -163,3 +164,20 @@ describe("Redis backplane across a Redis restart", () => {
     }
   });
 });
+
+/** Publishes, retrying while the backplane still answers 503 unavailable (its publisher reconnecting). */
+async function publishWhenBack(
+  broker: Node["broker"],
+  input: { topic: string; data: string },
+): Promise<string> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      return await broker.publish(input);
+    } catch (err) {
+      if ((err as SseBrokerError).code !== "SSEB_ERR_BACKPLANE_UNAVAILABLE" || Date.now() > deadline)
+        throw err;
+      await sleep(50);
+    }
+  }
+}
