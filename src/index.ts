@@ -8,6 +8,7 @@ import { createHandler, type RequestHandler, type RouteHandler } from "./http/ha
 import { createMercureHandler, type MercureOptions } from "./mercure/index.js";
 import { createMetrics } from "./metrics/metrics.js";
 import type { BrokerOptions } from "./options.js";
+import { startPresenceNotices } from "./presence/notices.js";
 import type { Transport } from "./transport/transport.js";
 
 export interface CreateBrokerOptions extends Partial<BrokerOptions> {
@@ -35,6 +36,8 @@ export function createBroker(options: CreateBrokerOptions = {}): SseBroker {
     const hub = mercure === undefined ? null : createMercureHandler(broker, mercure);
     if (hub !== null) broker.once("close", () => hub.close());
     const registry = metrics ? createMetrics(broker) : null;
+    const presenceTopic = broker.options.presenceTopic;
+    if (presenceTopic !== null) startPresenceNotices(broker, presenceTopic);
     const handler = createHandler(broker, {
       metrics: registry,
       routes: hub === null ? routes : [hub, ...routes],

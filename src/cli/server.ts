@@ -104,6 +104,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       connectionRatePerIp: config.connectionRatePerIp,
       publishRatePerKey: config.publishRatePerKey,
       demoRoutes: config.demo,
+      presenceTopic: config.presenceTopic,
       logger,
       metrics: config.metrics,
       ...(options.transport === undefined ? {} : { transport: options.transport }),
