@@ -82,6 +82,7 @@ export class RedisPresence implements PresenceCluster {
   readonly #log: Logger | null;
   readonly #redis: Scripted;
   readonly #timer: NodeJS.Timeout;
+  readonly #commandTimeoutMs: number;
   #counter: PresenceCounter | undefined;
   #detach: () => void = () => {};
   /** Selectors whose count changed since the last write. */
@@ -90,6 +91,8 @@ export class RedisPresence implements PresenceCluster {
   #exported = new Set<string>();
   /** The hash may differ from what `#exported` says, or some selectors did not fit: rewrite it whole. */
   #full = true;
+  /** Some selectors with subscribers are not exported (the cap): rewrite once a slot frees up. */
+  #overflow = false;
   #writing = false;
   #down = false;
   #closing: Promise<void> | undefined;
@@ -111,6 +114,7 @@ export class RedisPresence implements PresenceCluster {
       throw optionsError("presence maxSelectors must be an integer >= 1");
     }
     const commandTimeout = opts.commandTimeoutMs ?? 2_000;
+    this.#commandTimeoutMs = commandTimeout;
     this.nodeId = opts.nodeId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.nodesKey = `${opts.keyPrefix ?? "sse-broker:"}presence`;
     this.key = `${this.nodesKey}:${this.nodeId}`;
@@ -165,6 +169,8 @@ export class RedisPresence implements PresenceCluster {
     const counts = new Map<string, number>();
     let nodes: string[];
     try {
+      // Still connecting (not a known outage): wait for the connection rather than answer 503 at once.
+      if (this.#redis.status !== "ready" && !this.#down) await this.#ready();
       nodes = (await this.#redis.sseLive(this.nodesKey, this.#ttlMs)).filter((n) => n !== this.nodeId);
       const keys = nodes.map((n) => `${this.nodesKey}:${n}`);
       if (selectors === null) {
@@ -221,9 +227,8 @@ export class RedisPresence implements PresenceCluster {
         this.#full = false;
         this.#changed.clear();
         let entries = [...counter.entries()];
-        if (entries.length > this.#maxSelectors) {
-          entries = entries.sort((a, b) => b[1] - a[1]).slice(0, this.#maxSelectors);
-        }
+        this.#overflow = entries.length > this.#maxSelectors;
+        if (this.#overflow) entries = entries.sort((a, b) => b[1] - a[1]).slice(0, this.#maxSelectors);
         exported = new Set(entries.map(([s]) => s));
         tx.del(this.key);
         if (entries.length > 0) tx.hset(this.key, ...entries.flat());
@@ -239,10 +244,11 @@ export class RedisPresence implements PresenceCluster {
             exported.add(s);
             set.push(s, n);
           } else {
-            this.#full = true; // did not fit: the next rewrite picks the largest
+            this.#overflow = true; // did not fit: a later rewrite picks the largest
           }
         }
         this.#changed.clear();
+        if (this.#overflow && exported.size < this.#maxSelectors) this.#full = true;
         if (set.length > 0) tx.hset(this.key, ...set);
         if (gone.length > 0) tx.hdel(this.key, ...gone);
       }
@@ -256,6 +262,25 @@ export class RedisPresence implements PresenceCluster {
     } finally {
       this.#writing = false;
     }
+  }
+
+  /** Resolves once connected; rejects after the command timeout or when the connection fails. */
+  #ready(): Promise<void> {
+    const redis = this.#redis;
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        redis.off("ready", onReady);
+        redis.off("error", onError);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onReady = (): void => done();
+      const onError = (err: Error): void => done(err);
+      const timer = setTimeout(() => done(new Error("not connected in time")), this.#commandTimeoutMs);
+      redis.once("ready", onReady);
+      redis.once("error", onError);
+    });
   }
 
   #failed(err: unknown): void {
