@@ -74,6 +74,7 @@ export {
 export { createMetrics } from "./metrics/metrics.js";
 export type { BrokerOptions, Logger } from "./options.js";
 export { DEFAULT_BROKER_OPTIONS } from "./options.js";
+export { PresenceCounter, presenceOf } from "./presence/counter.js";
 export { MemoryTransport } from "./transport/memory.js";
 export type { Transport } from "./transport/transport.js";
 export { encodeComment, encodeEvent, type SseEvent } from "./wire/encode.js";
