@@ -11,6 +11,7 @@
  */
 import type { Broker } from "../core/broker.js";
 import type { Session } from "../core/session.js";
+import type { SelectorSet } from "../core/topic.js";
 
 /** A selector's count changed: `count` is the new one (0 = nobody left). */
 export type PresenceListener = (selector: string, count: number, change: "join" | "leave") => void;
@@ -20,8 +21,12 @@ export const MAX_PRESENCE_TOP = 100;
 
 export class PresenceCounter {
   readonly #counts = new Map<string, number>();
-  /** Sessions counted (a session closed during its replay gets a close without an open: not counted). */
-  readonly #counted = new WeakSet<Session>();
+  /**
+   * Sessions counted, with the selectors they were counted under (shared compiled sets: no copy), so a
+   * close takes back exactly what the open added. A session closed during its replay gets a close without
+   * an open: not counted.
+   */
+  readonly #counted = new WeakMap<Session, SelectorSet>();
   readonly #listeners = new Set<PresenceListener>();
   #detach: () => void = () => {};
 
@@ -62,8 +67,8 @@ export class PresenceCounter {
 
   #opened(s: Session): void {
     if (this.#counted.has(s)) return;
-    this.#counted.add(s);
-    for (const selector of selectorsOf(s)) {
+    this.#counted.set(s, s.selectorSet);
+    for (const selector of sourcesOf(s.selectorSet)) {
       const n = (this.#counts.get(selector) ?? 0) + 1;
       this.#counts.set(selector, n);
       this.#emit(selector, n, "join");
@@ -71,8 +76,10 @@ export class PresenceCounter {
   }
 
   #closed(s: Session): void {
-    if (!this.#counted.delete(s)) return;
-    for (const selector of selectorsOf(s)) {
+    const set = this.#counted.get(s);
+    if (set === undefined) return;
+    this.#counted.delete(s);
+    for (const selector of sourcesOf(set)) {
       const n = (this.#counts.get(selector) ?? 0) - 1;
       if (n > 0) this.#counts.set(selector, n);
       else this.#counts.delete(selector);
@@ -86,8 +93,8 @@ export class PresenceCounter {
 }
 
 /** The selector strings a stream asked for, each once (two Mercure 1.0 matchers may share a pattern). */
-function selectorsOf(s: Session): Iterable<string> {
-  const list = s.selectorSet.selectors;
+function sourcesOf(set: SelectorSet): Iterable<string> {
+  const list = set.selectors;
   const only = list.length === 1 ? list[0] : undefined;
   return only !== undefined ? [only.source] : new Set(list.map((x) => x.source));
 }
