@@ -135,6 +135,8 @@ export class RedisPresence implements PresenceCluster {
     this.#redis.on("ready", () => {
       if (this.#down) this.#log?.info({ key: this.key }, "Presence: Redis available again");
       this.#down = false;
+      // Redis may have restarted empty meanwhile (even without an error seen here): rewrite the hash.
+      this.#full = true;
       void this.#write();
     });
     this.#timer = setInterval(() => void this.#write(), intervalMs);
