@@ -9,6 +9,7 @@ import { createHandler, type RequestHandler, type RouteHandler } from "./http/ha
 import { createMercureHandler, type MercureOptions } from "./mercure/index.js";
 import { createMetrics } from "./metrics/metrics.js";
 import type { BrokerOptions } from "./options.js";
+import { startPresenceNotices } from "./presence/notices.js";
 import type { Transport } from "./transport/transport.js";
 
 export interface CreateBrokerOptions extends Partial<BrokerOptions> {
@@ -36,6 +37,8 @@ export function createBroker(options: CreateBrokerOptions = {}): SseBroker {
     const hub = mercure === undefined ? null : createMercureHandler(broker, mercure);
     if (hub !== null) broker.once("close", () => hub.close());
     const registry = metrics ? createMetrics(broker) : null;
+    const presenceTopic = broker.options.presenceTopic;
+    if (presenceTopic !== null) startPresenceNotices(broker, presenceTopic);
     const handler = createHandler(broker, {
       metrics: registry,
       routes: hub === null ? routes : [hub, ...routes],
@@ -78,6 +81,7 @@ export {
 export { createMetrics } from "./metrics/metrics.js";
 export type { BrokerOptions, Logger } from "./options.js";
 export { DEFAULT_BROKER_OPTIONS } from "./options.js";
+export { PresenceCounter, presenceOf } from "./presence/counter.js";
 export { MemoryTransport } from "./transport/memory.js";
 export type { Transport } from "./transport/transport.js";
 export { encodeComment, encodeEvent, type SseEvent } from "./wire/encode.js";

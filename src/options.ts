@@ -2,7 +2,7 @@
  * Broker options: one frozen object of defaults, validated once by `resolveOptions`.
  * @module
  */
-import { MAX_TOPIC_LENGTH } from "./core/topic.js";
+import { assertTopic, MAX_TOPIC_LENGTH } from "./core/topic.js";
 import { optionsError } from "./errors.js";
 import { trustedProxies } from "./http/client-address.js";
 import { defaultMaxConnections } from "./http/fd-limit.js";
@@ -174,6 +174,12 @@ export interface BrokerOptions {
   demoTopic: string;
   /** Directory of static web assets (demo page). Defaults to the package's `web/`. */
   webRoot: string | null;
+  /**
+   * Topic on which the broker publishes presence changes, `{"selector","count","change":"join"|"leave"}`
+   * (public, ephemeral; at most one per selector per second, see src/presence/notices.ts); `null` = off.
+   * Defaults to `null`.
+   */
+  presenceTopic: string | null;
   /** Receives structured logs; defaults to none. */
   logger: Logger | null;
 }
@@ -229,6 +235,7 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   demoRoutes: true,
   demoTopic: "time",
   webRoot: null,
+  presenceTopic: null,
   logger: null,
 });
 
@@ -330,6 +337,13 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   intOption("disconnectHookQueue", o.disconnectHookQueue, 1);
   intOption("disconnectHookRetries", o.disconnectHookRetries, 0);
   intOption("disconnectHookTimeoutMs", o.disconnectHookTimeoutMs, 1);
+  if (o.presenceTopic !== null) {
+    try {
+      assertTopic(o.presenceTopic, "presenceTopic");
+    } catch (err) {
+      throw optionsError((err as Error).message);
+    }
+  }
   if (typeof o.demoTopic !== "string" || o.demoTopic === "")
     throw optionsError("demoTopic must be a non-empty string");
   return Object.freeze(o);

@@ -83,6 +83,10 @@ export interface CliConfig {
    * subscriptions. Absent = the registry's default (30 s).
    */
   subscriptionsTtlMs?: number;
+  /** With `redisUrl`: TTL of this node's presence counts in Redis. Absent = the default (15 s). */
+  presenceTtlMs?: number;
+  /** Topic of join/leave presence notices; `null` = none. */
+  presenceTopic: string | null;
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   workers: number;
   /** The Mercure hub on /.well-known/mercure; `null` = off (no JWT key configured). */
@@ -167,6 +171,7 @@ export function parseCli(
     metricsListen: src.hostPort("metrics-listen") ?? null,
     redisUrl,
     redisPrefix: src.str("redis-prefix") ?? "sse-broker:",
+    presenceTopic: src.str("presence-topic") ?? null,
     workers,
     mercure: mercureConfig(src, corsOrigins),
   };
@@ -183,6 +188,15 @@ export function parseCli(
       );
     }
     config.subscriptionsTtlMs = subscriptionsTtlMs;
+  }
+  const presenceTtlMs = src.int("presence-ttl-ms", 1_000);
+  if (presenceTtlMs !== undefined) {
+    if (redisUrl === null) {
+      throw optionsError(
+        "--presence-ttl-ms sets how long a node's presence counts live in Redis: it needs --redis",
+      );
+    }
+    config.presenceTtlMs = presenceTtlMs;
   }
   return { kind: "run", config };
 }

@@ -88,6 +88,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "bearer token required by POST /publish; without one only local requests publish: loopback client and Host, no untrusted proxy headers, no foreign Origin (prefer the env var: argv is visible to other users)",
   },
   {
+    name: "presence-topic",
+    group: "Broker",
+    arg: "TOPIC",
+    env: ["SSE_BROKER_PRESENCE_TOPIC"],
+    default: "none",
+    help: 'publish {"selector","count","change":"join"|"leave"} on this topic when a selector\'s subscriber count changes (at most once per selector per second; public: any subscriber of the topic sees which selectors are subscribed)',
+  },
+  {
     name: "publish-cors-origin",
     group: "Broker",
     arg: "ORIGIN",
@@ -494,6 +502,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: ["SSE_BROKER_SUBSCRIPTIONS_TTL_MS"],
     default: "30000",
     help: "with --redis and --subscriptions: how long a dead node's subscriptions stay listed",
+  },
+  {
+    name: "presence-ttl-ms",
+    group: "Scaling",
+    arg: "MS",
+    env: ["SSE_BROKER_PRESENCE_TTL_MS"],
+    default: "15000",
+    help: "with --redis: GET /presence sums every node's counts; a node that dies without closing drops out within this time",
   },
   {
     name: "workers",

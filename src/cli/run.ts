@@ -6,6 +6,7 @@
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { RedisSubscriptionRegistry } from "../mercure/redis-registry.js";
+import type { RedisPresence } from "../presence/redis.js";
 import type { Transport } from "../transport/transport.js";
 import type { CliConfig } from "./args.js";
 import { createLogger } from "./logger.js";
@@ -34,10 +35,13 @@ export async function runServer(config: CliConfig, options: RunOptions = {}): Pr
     await registry?.close();
     throw err;
   }
+  const presence = await createPresence(config, logger);
+  presence?.attach(running.broker);
   // The broker's close ends every stream, then the registry removes this node's entries from Redis.
   const stop = exitOnSignals(async () => {
     await running.close();
     await registry?.close();
+    await presence?.close();
   }, logger);
   // A cluster primary asks its workers to stop by message: Ctrl-C already signalled them all (same
   // process group), and a forwarded signal would count as the second one.
@@ -91,5 +95,17 @@ async function createRegistry(
     keyPrefix: config.redisPrefix,
     logger,
     ...(config.subscriptionsTtlMs === undefined ? {} : { ttlMs: config.subscriptionsTtlMs }),
+  });
+}
+
+/** With Redis, `GET /presence` sums every node's counts: each node exports its own under the prefix. */
+async function createPresence(config: CliConfig, logger: Logger): Promise<RedisPresence | undefined> {
+  if (config.redisUrl === null) return undefined;
+  const { createRedisPresence } = await import("../presence/redis.js");
+  return createRedisPresence({
+    url: config.redisUrl,
+    keyPrefix: config.redisPrefix,
+    logger,
+    ...(config.presenceTtlMs === undefined ? {} : { ttlMs: config.presenceTtlMs }),
   });
 }

@@ -120,6 +120,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       disconnectHookRetries: config.disconnectHookRetries,
       disconnectHookTimeoutMs: config.disconnectHookTimeoutMs,
       demoRoutes: config.demo,
+      presenceTopic: config.presenceTopic,
       logger,
       metrics: config.metrics,
       ...(options.transport === undefined ? {} : { transport: options.transport }),

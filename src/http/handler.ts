@@ -9,6 +9,7 @@ import type { Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
 import { beforeStream, hooksOf } from "../hooks/index.js";
+import { presenceOf } from "../presence/counter.js";
 import { assertField } from "../wire/encode.js";
 import { whenConnectionFree } from "./connection.js";
 import { type CorsOrigins, corsHeaders, preflightHeaders } from "./cors.js";
@@ -16,6 +17,7 @@ import { admitStream } from "./limits.js";
 import { loggableError } from "./loggable-error.js";
 import { prefersHtml } from "./negotiate.js";
 import { assertMetricsAccess, markStarted, serveHealth, serveMetrics } from "./ops.js";
+import { servePresence } from "./presence.js";
 import { handlePublish } from "./publish.js";
 import { methodNotAllowed, notFound, sendError } from "./respond.js";
 import { DEFAULT_WEB_ROOT, StaticFiles } from "./static.js";
@@ -50,6 +52,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
   const log = o.logger;
   markStarted(broker);
   hooksOf(broker); // the disconnect hook listens from the start
+  presenceOf(broker); // counts from the start (join/leave notices need every change)
 
   async function route(
     req: IncomingMessage,
@@ -121,6 +124,10 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
       if (method !== "GET" && method !== "HEAD") return methodNotAllowed(res, "GET, HEAD");
       assertMetricsAccess(broker, req);
       return serveMetrics(hopts.metrics, res);
+    }
+    if (path === "/presence") {
+      if (method !== "GET") return methodNotAllowed(res, "GET");
+      return servePresence(broker, req, res, url, cors);
     }
     if (files !== null && (method === "GET" || method === "HEAD")) {
       const file = path === "/" ? "index.html" : path.slice(1);

@@ -134,6 +134,20 @@ describe("demo page in chromium", { skip, timeout: 55_000 }, () => {
     await page.waitForFunction(atLeast("#clients", 1));
   });
 
+  it("shows the live number of subscribers of its topic (GET /presence)", async () => {
+    const exactly = (n: number): string => `document.querySelector("#presence")?.textContent === "${n}"`;
+    assert.equal(await page.textContent("#presence-topic"), "time");
+    await page.waitForFunction(exactly(1)); // the page's own stream
+    // Another subscriber of the topic joins, then leaves.
+    const other = new AbortController();
+    const res = await fetch(`http://${HOST}:${port}/events?topic=time`, { signal: other.signal });
+    assert.equal(res.status, 200);
+    await page.waitForFunction(exactly(2));
+    other.abort();
+    await res.body?.cancel().catch(() => {});
+    await page.waitForFunction(exactly(1));
+  });
+
   it("publishes from the form and shows the event", async () => {
     await page.fill("#pub-text", "hello from the page");
     await page.click("#publish-form button");

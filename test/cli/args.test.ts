@@ -91,6 +91,7 @@ describe("defaults", () => {
       metricsListen: null,
       redisUrl: null,
       redisPrefix: "sse-broker:",
+      presenceTopic: null,
       workers: 1,
       mercure: null,
     });
@@ -187,6 +188,10 @@ describe("flags", () => {
       "redis://127.0.0.1:6379/1",
       "--redis-prefix",
       "x:",
+      "--presence-topic",
+      "presence",
+      "--presence-ttl-ms",
+      "4000",
       "--workers",
       "3",
     ]);
@@ -235,6 +240,8 @@ describe("flags", () => {
       metricsListen: { host: "::1", port: 9090 },
       redisUrl: "redis://127.0.0.1:6379/1",
       redisPrefix: "x:",
+      presenceTopic: "presence",
+      presenceTtlMs: 4000,
       workers: 3,
       mercure: null,
     });
@@ -324,6 +331,8 @@ describe("environment", () => {
       SSE_BROKER_METRICS: "off",
       SSE_BROKER_REDIS_URL: "rediss://h:6380",
       SSE_BROKER_REDIS_PREFIX: "p:",
+      SSE_BROKER_PRESENCE_TOPIC: "who",
+      SSE_BROKER_PRESENCE_TTL_MS: "2000",
       SSE_BROKER_WORKERS: "2",
       SSE_BROKER_MAX_BATCH_EVENTS: "30",
       SSE_BROKER_IDEMPOTENCY_TTL_MS: "31",
@@ -374,6 +383,8 @@ describe("environment", () => {
       metricsListen: { host: "10.0.0.5", port: 0 },
       redisUrl: "rediss://h:6380",
       redisPrefix: "p:",
+      presenceTopic: "who",
+      presenceTtlMs: 2000,
       workers: 2,
       mercure: null,
     });
@@ -399,6 +410,17 @@ describe("cluster-wide subscriptions", () => {
   });
 });
 
+describe("presence", () => {
+  it("takes --presence-topic (off by default) and --presence-ttl-ms with --redis", () => {
+    assert.equal(config([]).presenceTopic, null);
+    assert.equal(config([]).presenceTtlMs, undefined);
+    assert.equal(config(["--presence-topic", "presence"]).presenceTopic, "presence");
+    assert.equal(config([], { SSE_BROKER_PRESENCE_TOPIC: "who" }).presenceTopic, "who");
+    const c = config(["--redis", "redis://127.0.0.1:6379", "--presence-ttl-ms", "4000"]);
+    assert.equal(c.presenceTtlMs, 4000);
+  });
+});
+
 describe("bad configuration", () => {
   const table: [argv: string[], env: Record<string, string>, message: string][] = [
     [["--port", "abc"], {}, '--port must be an integer between 0 and 65535 (got "abc")'],
@@ -408,6 +430,12 @@ describe("bad configuration", () => {
       "--subscriptions-ttl-ms sets the cluster-wide subscriptions list: it needs --redis and --subscriptions",
     ],
     [["--subscriptions-ttl-ms", "10"], {}, '--subscriptions-ttl-ms must be an integer >= 1000 (got "10")'],
+    [
+      ["--presence-ttl-ms", "5000"],
+      {},
+      "--presence-ttl-ms sets how long a node's presence counts live in Redis: it needs --redis",
+    ],
+    [["--presence-ttl-ms", "999"], {}, '--presence-ttl-ms must be an integer >= 1000 (got "999")'],
     [["--port", "70000"], {}, '--port must be an integer between 0 and 65535 (got "70000")'],
     [["--port", "80.5"], {}, '--port must be an integer between 0 and 65535 (got "80.5")'],
     [["--port", "1e3"], {}, '--port must be an integer between 0 and 65535 (got "1e3")'],

@@ -52,6 +52,8 @@ describe("--help and --version", () => {
       "--redis",
       "--redis-prefix",
       "--subscriptions-ttl-ms",
+      "--presence-ttl-ms",
+      "--presence-topic",
       "--workers",
       "--max-flush-delay-ms",
       "--history-total-events",
