@@ -84,6 +84,19 @@ export interface SubscribeOptions {
   meta?: Record<string, unknown>;
   /** Who subscribes (e.g. the client address); kept on the session. */
   client?: string | undefined;
+  /**
+   * The stream's public id (`Session.subscriberId`). Defaults to `meta.mercure.subscriber` when that is a
+   * string, else a new `urn:uuid:`.
+   */
+  subscriberId?: string | undefined;
+  /** SHA-256 (hex) of the stream's bearer token (see `credentialHashOf`): lets it change its own selectors. */
+  credentialHash?: string | undefined;
+}
+
+/** A change of a live subscription's selectors (see `Broker.changeSelectors`). */
+export interface SelectorChange {
+  readonly add?: readonly string[] | undefined;
+  readonly remove?: readonly string[] | undefined;
 }
 
 /** A subscription whose replay is planned; `open()` must be called in the same tick to miss nothing. */
@@ -93,6 +106,8 @@ export interface PendingSubscription {
    * events arrived since `subscribe()`, so what it says is what `open()` replays.
    */
   readonly resume: { readonly complete: boolean; readonly lastEventId: string } | null;
+  /** The id the session will have (send it before `open()`, e.g. in a response header). */
+  readonly subscriberId: string;
   open(sink: SessionSink): Session;
 }
 
@@ -111,6 +126,8 @@ interface BrokerEvents {
   close: [];
   "session-open": [Session];
   "session-close": [Session, CloseReason];
+  /** The session's selectors changed (`changeSelectors`); it has the new set, the old one is given. */
+  "session-selectors": [Session, SelectorSet];
   publish: [DeliveredUpdate];
 }
 
@@ -176,6 +193,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly #selectorLimits: SelectorLimits;
   readonly #fanout: Fanout;
   readonly #sessions = new Set<Session>();
+  /** Open sessions by subscriber id (for `changeSelectors`). */
+  readonly #bySubscriber = new Map<string, Session>();
   /** Compiled selector sets in use, by their selectors (NUL-joined), with the number of sessions using each. */
   readonly #selectorSets = new Map<string, { set: SelectorSet; refs: number }>();
   /** Per client: how many of its sessions use each template selector (see maxPatternSelectorsPerClient). */
@@ -554,7 +573,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
           : this.#plan(selectors, grants, lastEventId);
     };
     ensurePlan();
+    const mercure = opts.meta?.mercure as { subscriber?: unknown } | undefined;
+    const subscriberId =
+      opts.subscriberId ??
+      (typeof mercure?.subscriber === "string" ? mercure.subscriber : `urn:uuid:${randomUUID()}`);
     return {
+      subscriberId,
       get resume() {
         ensurePlan();
         return plan === null || lastEventId === undefined ? null : { complete: plan.complete, lastEventId };
@@ -570,6 +594,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
           maxBufferedBytes: o.maxBufferedBytes,
           expiresAt: this.#endOf(opts.expiresAt),
           client: opts.client,
+          subscriberId,
+          credentialHash: opts.credentialHash,
           ...(opts.meta === undefined ? {} : { meta: opts.meta }),
         });
         this.#attach(session, this.#replayOf(plan, lastEventId, opts.signalMissed === true));
@@ -658,6 +684,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#countTemplates(session, 1);
     this.#shareSelectors(session.selectorSet, 1);
     this.#sessions.add(session);
+    this.#bySubscriber.set(session.subscriberId, session);
     this.stats.connectionsOpened++;
     this.#expiry.add(session);
     this.#limited?.info(
@@ -680,6 +707,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   #detach(session: Session): void {
     if (!this.#sessions.delete(session)) return;
+    if (this.#bySubscriber.get(session.subscriberId) === session)
+      this.#bySubscriber.delete(session.subscriberId);
     this.#fanout.remove(session);
     this.#countTemplates(session, -1);
     this.#shareSelectors(session.selectorSet, -1);
@@ -729,6 +758,97 @@ export class Broker extends EventEmitter<BrokerEvents> {
       else mine.delete(s.key);
     }
     if (mine?.size === 0) this.#clientTemplates.delete(session.client);
+  }
+
+  /** The open session with this subscriber id on this node, if any. */
+  subscriber(id: string): Session | undefined {
+    return this.#bySubscriber.get(id);
+  }
+
+  /**
+   * Adds and removes selectors of a live session, between two deliveries: an event delivered after this
+   * returns reaches the session when it matches the new set, never through a removed selector, and at most
+   * once (the fan-out dedupes by seq across selectors; no event is delivered to a session twice). Frames
+   * queued for the session are written first, so nothing matched by the old set follows the change on the
+   * wire. Validated like `subscribe` (400 for a bad selector, an empty result or too many selectors;
+   * the same 429/503 template limits); refused 409 during a history replay, whose cursor follows the old
+   * selectors. Returns the new selectors. A selector both added and removed is added.
+   */
+  changeSelectors(session: Session, change: SelectorChange): readonly string[] {
+    this.#assertOpen();
+    if (session.closed || !this.#sessions.has(session)) {
+      throw new SseBrokerError("SSEB_ERR_SUBSCRIBER_NOT_FOUND", "no open stream has this subscriber id", {
+        statusCode: 404,
+      });
+    }
+    if (session.replaying) {
+      throw new SseBrokerError(
+        "SSEB_ERR_SUBSCRIBER_REPLAYING",
+        "the stream is still replaying history; try again when it is live",
+        { statusCode: 409 },
+      );
+    }
+    const o = this.options;
+    const old = session.selectorSet;
+    const add = [...new Set(change.add ?? [])];
+    const remove = new Set(change.remove ?? []);
+    for (const x of add) remove.delete(x);
+    const kept = old.selectors.filter((s) => !remove.has(s.source) && !add.includes(s.source));
+    const fresh = add.map((x) => old.selectors.find((s) => s.source === x) ?? this.#compile(x));
+    const next = [...kept, ...fresh];
+    if (next.length === 0) throw badRequest("at least one topic is required", "SSEB_ERR_TOPIC_INVALID");
+    if (next.length > o.maxSelectorsPerSubscription) {
+      this.#refused("selectors");
+      throw badRequest(
+        `a subscription may have at most ${o.maxSelectorsPerSubscription} topic selectors`,
+        "SSEB_ERR_LIMIT_SELECTORS",
+      );
+    }
+    const key = next.map((s) => s.key).join("\u0000");
+    if (key === old.key) return old.sources;
+    const set = this.#selectorSets.get(key)?.set ?? new SelectorSet(next);
+    this.#assertTemplateRoom(set, session.client);
+    session.flush(this.stats); // what the old set matched goes out before the change
+    if (session.closed) return set.sources;
+    const index = this.#fanout.index;
+    const before = new Set(old.selectors.map((s) => s.key));
+    const after = new Set(set.selectors.map((s) => s.key));
+    for (const s of old.selectors) if (!after.has(s.key)) index.delete(s, session);
+    for (const s of set.selectors) if (!before.has(s.key)) index.add(s, session);
+    this.#countTemplates(session, -1);
+    this.#shareSelectors(old, -1);
+    session.selectorSet = set;
+    this.#countTemplates(session, 1);
+    this.#shareSelectors(set, 1);
+    this.#notify("session-selectors", session, old);
+    return set.sources;
+  }
+
+  /** Throws the 503/429 of `subscribe` when `set` would add templates over the node's or client's bound. */
+  #assertTemplateRoom(set: SelectorSet, client: string | undefined): void {
+    const o = this.options;
+    const index = this.#fanout.index;
+    const added = set.selectors.filter((s) => index.isNewTemplate(s)).length;
+    if (added > 0 && index.templateCount + added > o.maxPatternSelectors) {
+      this.#refused("pattern_selectors");
+      throw new SseBrokerError(
+        "SSEB_ERR_LIMIT_PATTERNS",
+        "this node matches as many distinct template selectors as it may; try again later or use exact topics",
+        { statusCode: 503 },
+      );
+    }
+    if (client !== undefined) {
+      const mine = this.#clientTemplates.get(client);
+      const fresh = set.selectors.filter((s) => s.kind === "template" && mine?.has(s.key) !== true);
+      if (fresh.length > 0 && (mine?.size ?? 0) + fresh.length > o.maxPatternSelectorsPerClient) {
+        this.#refused("pattern_selectors");
+        throw new SseBrokerError(
+          "SSEB_ERR_LIMIT_PATTERNS",
+          `a client may hold at most ${o.maxPatternSelectorsPerClient} distinct template selectors`,
+          { statusCode: 429 },
+        );
+      }
+    }
   }
 
   /** Subscriptions by kind, and the distinct topics and templates subscribed to. */

@@ -7,6 +7,7 @@
  * (shared frames, counted against the cap): memory per connection stays under the cap plus one chunk.
  * @module
  */
+import { randomUUID } from "node:crypto";
 import { LOST, type ReplayCursor } from "./history.js";
 import type { SelectorSet } from "./topic.js";
 
@@ -51,6 +52,10 @@ export interface SessionInit {
   readonly expiresAt?: number | undefined;
   /** Who opened it (e.g. the client address), for per-client accounting. */
   readonly client?: string | undefined;
+  /** The stream's public id (`urn:uuid:…`); generated when absent. */
+  readonly subscriberId?: string | undefined;
+  /** SHA-256 (hex) of the bearer token the stream presented, if any: its own credential for changes. */
+  readonly credentialHash?: string | undefined;
 }
 
 let nextSessionId = 1;
@@ -69,8 +74,13 @@ const REPLAY_STEP_BUDGET = 4096;
 
 export class Session {
   readonly id = nextSessionId++;
+  /** Public id of the stream (`urn:uuid:…`, the `SSE-Broker-Subscriber` header), unique on the broker. */
+  readonly subscriberId: string;
+  /** SHA-256 (hex) of the stream's bearer token; `undefined` when it presented none. */
+  readonly credentialHash: string | undefined;
   readonly sink: SessionSink;
-  readonly selectorSet: SelectorSet;
+  /** Replaced (never mutated) by `Broker.changeSelectors`, between two deliveries. */
+  selectorSet: SelectorSet;
   readonly grants: SelectorSet | null;
   readonly bareFrames: boolean;
   readonly openedAt = Date.now();
@@ -106,13 +116,15 @@ export class Session {
 
   constructor(init: SessionInit) {
     this.sink = init.sink;
+    this.subscriberId = init.subscriberId ?? `urn:uuid:${randomUUID()}`;
+    this.credentialHash = init.credentialHash;
     this.selectorSet = init.selectors;
     this.grants = init.grants;
     this.bareFrames = init.bareFrames ?? false;
     this.#meta = init.meta;
     this.expiresAt = init.expiresAt;
-    // Only template accounting needs it (see Broker): idle connections are many.
-    this.client = init.selectors.hasPatterns ? init.client : undefined;
+    // Template accounting needs it (see Broker), also when a change adds a template later.
+    this.client = init.client;
     this.#maxBufferedBytes = init.maxBufferedBytes;
   }
 

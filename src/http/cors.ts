@@ -10,7 +10,9 @@ export type CorsOrigins = "*" | readonly string[] | null;
 // Idempotency-Key / Idempotent-Replayed: a browser publisher retrying safely (see idempotency.ts).
 const ALLOW_HEADERS = "Authorization, Content-Type, Last-Event-ID, Cache-Control, Idempotency-Key";
 // Mercure-Last-Event-ID: the Mercure 1.0 resume cursor, for polyfills that read response headers.
-const EXPOSE_HEADERS = "Last-Event-ID, Mercure-Last-Event-ID, Link, Idempotent-Replayed";
+// SSE-Broker-Subscriber: a page changing its own stream's selectors needs its id (subscribers.ts).
+const EXPOSE_HEADERS =
+  "Last-Event-ID, Mercure-Last-Event-ID, Link, Idempotent-Replayed, SSE-Broker-Subscriber";
 
 export function corsHeaders(req: IncomingMessage, origins: CorsOrigins): Record<string, string> {
   if (origins === null) return {};

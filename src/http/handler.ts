@@ -4,12 +4,15 @@
  * to `next`).
  * @module
  */
+
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { Broker } from "../core/broker.js";
 import { badRequest, type SseBrokerError } from "../errors.js";
 import { beforeStream, hooksOf } from "../hooks/index.js";
 import { presenceOf } from "../presence/counter.js";
+import { credentialHashOf } from "../subscribers/change.js";
 import { assertField } from "../wire/encode.js";
 import { whenConnectionFree } from "./connection.js";
 import { type CorsOrigins, corsHeaders, preflightHeaders } from "./cors.js";
@@ -23,6 +26,7 @@ import { methodNotAllowed, notFound, sendError } from "./respond.js";
 import { DEFAULT_WEB_ROOT, StaticFiles } from "./static.js";
 import { headEventStream, openEventStream } from "./stream.js";
 import { flagOf } from "./stream-flags.js";
+import { bearerOf, handleSelectorChange, subscriberPathId } from "./subscribers.js";
 import { parseTarget } from "./target.js";
 import { queryOf } from "./urlencoded.js";
 
@@ -90,8 +94,12 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
         if (lastEventId !== undefined) assertField("id", lastEventId);
         return headEventStream(res, cors);
       }
+      // Decided here so that the subscribe hook sees the id the stream will have.
+      const subscriberId = `urn:uuid:${randomUUID()}`;
+      const bearer = bearerOf(req);
       const hooked = await beforeStream(broker, req, {
         route: "events",
+        id: subscriberId,
         client: client as string,
         topics: selectors,
         lastEventId,
@@ -104,6 +112,9 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
         client,
         signalMissed,
         latest,
+        subscriberId,
+        // The stream's own credential for changing its selectors (POST /subscribers/{id}/selectors).
+        credentialHash: bearer === "" ? undefined : credentialHashOf(bearer),
         ...(hooked.meta === undefined ? {} : { meta: hooked.meta }),
       });
       if (res.destroyed) return;
@@ -115,6 +126,12 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
       if (method === "OPTIONS") return preflight(req, res, "POST, OPTIONS", o.publishOrigins);
       if (method !== "POST") return methodNotAllowed(res, "POST, OPTIONS");
       return handlePublish(broker, o, req, res, url, corsHeaders(req, o.publishOrigins));
+    }
+    const subscriber = subscriberPathId(path);
+    if (subscriber !== undefined) {
+      if (method === "OPTIONS") return preflight(req, res, "POST, OPTIONS");
+      if (method !== "POST") return methodNotAllowed(res, "POST, OPTIONS");
+      return handleSelectorChange(broker, req, res, subscriber, cors);
     }
     if (path === "/healthz") {
       if (method !== "GET" && method !== "HEAD") return methodNotAllowed(res, "GET, HEAD");

@@ -29,6 +29,8 @@ export function openEventStream(
   const raw = socket !== null && req.httpVersionMajor === 1;
   const out: Record<string, string> = { ...SSE_HEADERS, ...headers };
   if (raw) out.Connection = "close";
+  // The id that POST /subscribers/{id}/selectors (and the application) knows this stream by.
+  out["SSE-Broker-Subscriber"] = pending.subscriberId;
   if (pending.resume !== null) {
     const { complete, lastEventId } = pending.resume;
     out[resumeField] = complete && HEADER_SAFE.test(lastEventId) ? lastEventId : "earliest";

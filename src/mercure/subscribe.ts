@@ -18,6 +18,7 @@ import { openEventStream } from "../http/stream.js";
 import { flagOf } from "../http/stream-flags.js";
 import { parseUrlEncoded, queryOf } from "../http/urlencoded.js";
 import { refusalsOf } from "../metrics/refusals.js";
+import { credentialHashOf } from "../subscribers/change.js";
 import { payloadFor } from "./access-token.js";
 import {
   authorize,
@@ -259,6 +260,9 @@ async function open(
       // just inside it would open and close at once, and the client would reconnect in a loop.
       expiresAt: expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000,
       meta: s.meta === undefined ? { mercure } : { mercure, ...s.meta },
+      subscriberId: subscriber,
+      // Its token's hash: the stream may change its own selectors (POST /subscribers/{id}/selectors).
+      credentialHash: token === undefined || token === "" ? undefined : credentialHashOf(token),
     });
   } catch (err) {
     release?.();

@@ -34,11 +34,14 @@ export class PresenceCounter {
   constructor(broker: Broker) {
     const onOpen = (s: Session): void => this.#opened(s);
     const onClose = (s: Session): void => this.#closed(s);
+    const onChange = (s: Session): void => this.#changed(s);
     broker.on("session-open", onOpen);
     broker.on("session-close", onClose);
+    broker.on("session-selectors", onChange);
     this.#detach = () => {
       broker.off("session-open", onOpen);
       broker.off("session-close", onClose);
+      broker.off("session-selectors", onChange);
     };
     broker.once("close", () => this.#detach());
     for (const s of broker.sessions) if (!s.closed) this.#opened(s);
@@ -84,6 +87,29 @@ export class PresenceCounter {
       if (n > 0) this.#counts.set(selector, n);
       else this.#counts.delete(selector);
       this.#emit(selector, Math.max(0, n), "leave");
+    }
+  }
+
+  /** A live change: only the selectors that differ join or leave (the set counted is the reference). */
+  #changed(s: Session): void {
+    const was = this.#counted.get(s);
+    if (was === undefined || s.closed || was === s.selectorSet) return;
+    const now = s.selectorSet;
+    this.#counted.set(s, now);
+    const before = new Set(sourcesOf(was));
+    const after = new Set(sourcesOf(now));
+    for (const selector of before) {
+      if (after.has(selector)) continue;
+      const n = (this.#counts.get(selector) ?? 0) - 1;
+      if (n > 0) this.#counts.set(selector, n);
+      else this.#counts.delete(selector);
+      this.#emit(selector, Math.max(0, n), "leave");
+    }
+    for (const selector of after) {
+      if (before.has(selector)) continue;
+      const n = (this.#counts.get(selector) ?? 0) + 1;
+      this.#counts.set(selector, n);
+      this.#emit(selector, n, "join");
     }
   }
 
