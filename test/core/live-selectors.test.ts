@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PassThrough } from "node:stream";
+import { PassThrough, Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { presenceOf } from "../../src/presence/counter.js";
 import { brokerFactory } from "../helpers/brokers.js";
@@ -74,18 +74,24 @@ describe("Live selector changes", () => {
     assert.deepEqual(s.selectors, ["/books/{id}"]);
   });
 
-  it("writes frames the old set matched before the change, none of the removed ones after", async () => {
+  it("writes frames the old set matched before the change returns, none of the removed ones after", async () => {
     const b = broker();
-    const r = reader();
-    const s = b.subscribe({ selectors: ["a"] }).open(r.sink);
-    // Delivered (queued for this turn's flush) but not yet written when the change comes.
-    const p = b.publish({ topic: "a", data: "before" });
-    await p;
+    let out = "";
+    // Records synchronously: what was written when changeSelectors returned is in `out` at that moment.
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out += chunk.toString("utf8");
+        cb();
+      },
+    });
+    const s = b.subscribe({ selectors: ["a"] }).open(sink);
+    await b.publish({ topic: "a", data: "before" }); // delivered: queued for this turn's flush
     b.changeSelectors(s, { add: ["b"], remove: ["a"] });
+    assert.deepEqual(datas(out), ["before"], "queued frames of the old set are written before the answer");
     await b.publish({ topic: "a", data: "removed" });
     await b.publish({ topic: "b", data: "end" });
-    await waitFor("end", () => r.text().includes("data:end"));
-    assert.deepEqual(datas(r.text()), ["before", "end"]);
+    await waitFor("end", () => out.includes("data:end"));
+    assert.deepEqual(datas(out), ["before", "end"]);
   });
 
   it("validates like subscribe: limits, bad selectors, an empty result", () => {
