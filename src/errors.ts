@@ -52,6 +52,7 @@ export const ErrorCodes = {
   SSEB_ERR_SUBSCRIBER_NOT_FOUND: "no open stream has this subscriber id",
   SSEB_ERR_SUBSCRIBER_FORBIDDEN: "not allowed to change this stream's selectors",
   SSEB_ERR_SUBSCRIBER_REPLAYING: "the stream is replaying history",
+  SSEB_ERR_SUBSCRIBER_TIMEOUT: "other nodes did not answer in time",
   SSEB_ERR_HOOK_UNAVAILABLE: "subscribe hook failed",
   SSEB_ERR_HOOK_BUSY: "too many subscribe hook calls waiting",
   SSEB_ERR_LIMIT_BATCH_EVENTS: "too many events in a batch",

@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { RedisSubscriptionRegistry } from "../mercure/redis-registry.js";
 import type { RedisPresence } from "../presence/redis.js";
+import type { RedisSubscriberRouter } from "../subscribers/redis.js";
 import type { Transport } from "../transport/transport.js";
 import type { CliConfig } from "./args.js";
 import { createLogger } from "./logger.js";
@@ -37,11 +38,14 @@ export async function runServer(config: CliConfig, options: RunOptions = {}): Pr
   }
   const presence = await createPresence(config, logger);
   presence?.attach(running.broker);
+  const router = await createSubscriberRouter(config, logger);
+  router?.attach(running.broker);
   // The broker's close ends every stream, then the registry removes this node's entries from Redis.
   const stop = exitOnSignals(async () => {
     await running.close();
     await registry?.close();
     await presence?.close();
+    await router?.close();
   }, logger);
   // A cluster primary asks its workers to stop by message: Ctrl-C already signalled them all (same
   // process group), and a forwarded signal would count as the second one.
@@ -96,6 +100,16 @@ async function createRegistry(
     logger,
     ...(config.subscriptionsTtlMs === undefined ? {} : { ttlMs: config.subscriptionsTtlMs }),
   });
+}
+
+/** With Redis, `POST /subscribers/{id}/selectors` reaches the node holding the stream, whichever it is. */
+async function createSubscriberRouter(
+  config: CliConfig,
+  logger: Logger,
+): Promise<RedisSubscriberRouter | undefined> {
+  if (config.redisUrl === null) return undefined;
+  const { createRedisSubscriberRouter } = await import("../subscribers/redis.js");
+  return createRedisSubscriberRouter({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
 }
 
 /** With Redis, `GET /presence` sums every node's counts: each node exports its own under the prefix. */
