@@ -11,9 +11,12 @@ import { Redis } from "ioredis";
 import { createBroker, type SseBroker } from "../../src/index.js";
 import { createRedisSubscriberRouter } from "../../src/subscribers/redis.js";
 import { createRedisTransport } from "../../src/transport/redis.js";
+import { openStream } from "../cli/helpers.js";
 import { send } from "../helpers/http.js";
+import { freePort } from "../helpers/net.js";
 import { type RedisServer, startRedisServer, uniquePrefix } from "../helpers/redis-server.js";
 import { connectSse, type SseConnection } from "../helpers/sse-client.js";
+import { call, eventsOf, type Node, startNodes, waitUntil } from "./helpers.js";
 
 interface HttpNode {
   readonly broker: SseBroker;
@@ -142,5 +145,53 @@ describe("Selector changes across nodes", () => {
     const r = await change(a, "urn:uuid:00000000-0000-0000-0000-000000000001", { add: ["x"] });
     assert.equal(r.status, 504, r.body);
     assert.equal(r.json?.error?.code, "SSEB_ERR_SUBSCRIBER_TIMEOUT");
+  });
+
+  it("works between two CLI processes started with --redis", async () => {
+    const prefix = uniquePrefix();
+    const nodes: Node[] = await startNodes(2, redis.url, prefix);
+    cleanup.push(async () => {
+      for (const n of nodes) n.kill();
+    });
+    const [a, b] = nodes as [Node, Node];
+    const stream = await openStream(a.port, "/events?topic=old");
+    cleanup.push(async () => stream.destroy());
+    const id = stream.res.headers["sse-broker-subscriber"] as string;
+    assert.match(id, /^urn:uuid:/);
+    const path = `/subscribers/${encodeURIComponent(id)}/selectors`;
+    const body = JSON.stringify({ add: ["new"], remove: ["old"] });
+    // Each node listens on Redis once its router connected, just after it starts listening on HTTP.
+    await waitUntil(
+      "B forwards the change to A",
+      async () =>
+        (await call(b.port, "POST", path, { "Content-Type": "application/json" }, body)).status === 200,
+    );
+    await call(
+      b.port,
+      "POST",
+      "/publish",
+      { "Content-Type": "application/json" },
+      '{"topic":"old","data":"x"}',
+    );
+    await call(
+      b.port,
+      "POST",
+      "/publish",
+      { "Content-Type": "application/json" },
+      '{"topic":"new","data":"y"}',
+    );
+    await stream.waitForEvents(1);
+    assert.deepEqual(
+      eventsOf(stream).map((e) => e.data),
+      ["y"],
+    );
+  });
+
+  it("refuses with 503 while Redis is unreachable, instead of waiting", async () => {
+    const port = await freePort();
+    const router = createRedisSubscriberRouter({ url: `redis://127.0.0.1:${port}`, logger: null });
+    cleanup.push(() => router.close());
+    const change = { id: "urn:uuid:x", add: ["a"], remove: [], publisher: true, credentialHash: null };
+    await assert.rejects(router.forward(change), { code: "SSEB_ERR_BACKPLANE_UNAVAILABLE", statusCode: 503 });
   });
 });
