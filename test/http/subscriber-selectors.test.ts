@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { send } from "../helpers/http.js";
 import { publish, startServer } from "../helpers/server.js";
 import { connectSse } from "../helpers/sse-client.js";
+import { waitFor } from "../helpers/wait.js";
 import { allow, startBackend } from "../hooks/backend.js";
 
 function change(
@@ -174,6 +175,46 @@ describe("POST /subscribers/{id}/selectors", () => {
       c.close();
       await s.close();
       await backend.close();
+    }
+  });
+
+  it("switches between two events while publishes keep coming: no gap, no duplicate", async () => {
+    const s = await startServer({ demoRoutes: false });
+    const c = await connectSse(`${s.url}/events?topic=a`);
+    try {
+      const id = c.headers["sse-broker-subscriber"] as string;
+      const kinds = [["a"], ["b"], ["a", "b"]];
+      const sent: string[][] = [];
+      let stop = false;
+      // One publisher, in order, concurrent with the change below.
+      const publisher = (async () => {
+        for (let i = 0; !stop || i < 30; i++) {
+          const topic = kinds[i % 3] as string[];
+          sent.push(topic);
+          const r = await publish(s.url, { topic, data: String(i), id: `e${i}` });
+          assert.equal(r.status, 200);
+          if (i > 2000) throw new Error("the change never completed");
+        }
+      })();
+      while (sent.length < 10) await new Promise((r) => setImmediate(r));
+      const r = await change(s.url, id, { add: ["b"], remove: ["a"] });
+      assert.equal(r.status, 200, r.body);
+      const answeredAt = sent.length; // events from this index on were published after the answer
+      stop = true;
+      await publisher;
+      await publish(s.url, { topic: "b", data: "end" });
+      await waitFor("end marker", () => c.events.some((e) => e.data === "end"));
+      const got = c.events.map((e) => e.data).filter((d) => d !== "end");
+      // Some cut k exists: events up to k as the old selectors want them, after k as the new ones do.
+      const expected = (k: number) =>
+        sent.flatMap((t, i) => ((i <= k ? t.includes("a") : t.includes("b")) ? [String(i)] : []));
+      const cut = sent.findIndex((_t, k) => JSON.stringify(expected(k)) === JSON.stringify(got));
+      assert.ok(cut >= 0, `no cut explains what arrived: ${got.join(",")}`);
+      assert.ok(cut < answeredAt, `an event published after the answer followed the old selectors (${cut})`);
+      assert.ok(answeredAt < sent.length, "publishes continued after the answer");
+    } finally {
+      c.close();
+      await s.close();
     }
   });
 });
