@@ -55,6 +55,7 @@ interface Waiting {
   /** Nodes still to answer. */
   left: number;
   readonly resolve: (a: ChangeAnswer | null) => void;
+  readonly reject: (err: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
 
@@ -170,7 +171,7 @@ export class RedisSubscriberRouter implements SubscriberRouter {
           ),
         );
       }, this.#timeoutMs);
-      this.#waiting.set(reqId, { left: others, resolve, timer });
+      this.#waiting.set(reqId, { left: others, resolve, reject, timer });
     });
   }
 
@@ -239,7 +240,11 @@ export class RedisSubscriberRouter implements SubscriberRouter {
     for (const [id, w] of this.#waiting) {
       clearTimeout(w.timer);
       this.#waiting.delete(id);
-      w.resolve(null);
+      w.reject(
+        new SseBrokerError("SSEB_ERR_BACKPLANE_UNAVAILABLE", "this node is stopping; try again", {
+          statusCode: 503,
+        }),
+      );
     }
     this.#sub.disconnect();
     this.#pub.disconnect();
