@@ -84,6 +84,8 @@ export interface SubscribeOptions {
   meta?: Record<string, unknown>;
   /** Who subscribes (e.g. the client address); kept on the session. */
   client?: string | undefined;
+  /** The stream's subscriber id (`urn:uuid:…`); kept on the session. */
+  subscriberId?: string | undefined;
 }
 
 /** A subscription whose replay is planned; `open()` must be called in the same tick to miss nothing. */
@@ -570,6 +572,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
           maxBufferedBytes: o.maxBufferedBytes,
           expiresAt: this.#endOf(opts.expiresAt),
           client: opts.client,
+          subscriberId: opts.subscriberId,
           ...(opts.meta === undefined ? {} : { meta: opts.meta }),
         });
         this.#attach(session, this.#replayOf(plan, lastEventId, opts.signalMissed === true));

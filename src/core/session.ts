@@ -51,6 +51,8 @@ export interface SessionInit {
   readonly expiresAt?: number | undefined;
   /** Who opened it (e.g. the client address), for per-client accounting. */
   readonly client?: string | undefined;
+  /** The stream's subscriber id (`urn:uuid:…`), by which it can be addressed while open. */
+  readonly subscriberId?: string | undefined;
 }
 
 let nextSessionId = 1;
@@ -76,6 +78,8 @@ export class Session {
   readonly openedAt = Date.now();
   readonly expiresAt: number | undefined;
   readonly client: string | undefined;
+  /** The stream's subscriber id (`urn:uuid:…`), by which it can be addressed while open. */
+  readonly subscriberId: string | undefined;
   /** seq of the last live update queued: dedupes an update matched by several selectors. */
   lastSeq = 0;
   closed = false;
@@ -111,6 +115,7 @@ export class Session {
     this.bareFrames = init.bareFrames ?? false;
     this.#meta = init.meta;
     this.expiresAt = init.expiresAt;
+    this.subscriberId = init.subscriberId;
     // Only template accounting needs it (see Broker): idle connections are many.
     this.client = init.selectors.hasPatterns ? init.client : undefined;
     this.#maxBufferedBytes = init.maxBufferedBytes;

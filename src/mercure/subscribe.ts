@@ -259,6 +259,7 @@ async function open(
       // just inside it would open and close at once, and the client would reconnect in a loop.
       expiresAt: expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000,
       meta: s.meta === undefined ? { mercure } : { mercure, ...s.meta },
+      subscriberId: subscriber,
     });
   } catch (err) {
     release?.();
