@@ -25,6 +25,7 @@ import { LogLimiter } from "./log-limiter.js";
 import { MissedNoticeCursor } from "./missed-notice.js";
 import { type CloseReason, Session, type SessionSink } from "./session.js";
 import type { SubscriptionCounts } from "./subscription-index.js";
+import { encodeTokenExpiring, TOKEN_EXPIRED_FRAME } from "./token-lifecycle.js";
 import {
   assertTopic,
   compileSelector,
@@ -81,6 +82,12 @@ export interface SubscribeOptions {
   bareFrames?: boolean;
   /** Close the stream at this time (ms since epoch), e.g. the subscriber token's `exp`. */
   expiresAt?: number | undefined;
+  /**
+   * `expiresAt` is a token's expiry and the stream says so in-band: the `sse-broker.token-expiring` notice
+   * `tokenExpiryNoticeMs` before it, the final `sse-broker.closed` event at it (see token-lifecycle.ts).
+   * Not when `maxStreamLifetimeMs` ends the stream first. Defaults to `false`.
+   */
+  tokenLifecycle?: boolean | undefined;
   meta?: Record<string, unknown>;
   /** Who subscribes (e.g. the client address); kept on the session. */
   client?: string | undefined;
@@ -182,7 +189,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly #selectorSets = new Map<string, { set: SelectorSet; refs: number }>();
   /** Per client: how many of its sessions use each template selector (see maxPatternSelectorsPerClient). */
   readonly #clientTemplates = new Map<string, Map<string, number>>();
-  readonly #expiry = new ExpiryQueue((s) => s.close("expired"));
+  /** One timer for every stream's timed actions: token-expiry notices and ends (see #due). */
+  readonly #expiry = new ExpiryQueue((s) => this.#due(s));
   /** Idempotency keys answered on this node (see publishBatch). */
   readonly #idempotency: IdempotencyStore;
   readonly #ready: Promise<void>;
@@ -575,6 +583,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
           subscriberId: opts.subscriberId,
           ...(opts.meta === undefined ? {} : { meta: opts.meta }),
         });
+        if (opts.tokenLifecycle === true) this.#lifecycleOf(session, opts.expiresAt);
         this.#attach(session, this.#replayOf(plan, lastEventId, opts.signalMissed === true));
         return session;
       },
@@ -638,6 +647,28 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (life === null) return tokenExpiresAt;
     const end = Date.now() + life - Math.floor(Math.random() * (life / 10));
     return tokenExpiresAt === undefined ? end : Math.min(tokenExpiresAt, end);
+  }
+
+  /** The stream ends at its token's expiry (not sooner by its lifetime): it gets the lifecycle events. */
+  #lifecycleOf(session: Session, tokenExpiresAt: number | undefined): void {
+    if (tokenExpiresAt === undefined || session.expiresAt !== tokenExpiresAt) return;
+    session.tokenLifecycle = true;
+    const notice = this.options.tokenExpiryNoticeMs;
+    session.noticeAt = notice === 0 ? undefined : tokenExpiresAt - notice;
+  }
+
+  /**
+   * A session's timed action is due: its token-expiry notice (then it waits for its end in the same heap),
+   * or its end. The notice is written whole, like a heartbeat, between frames (a timer never runs inside a
+   * write) and counts against the slow-client cap.
+   */
+  #due(s: Session): void {
+    if (s.noticeAt !== undefined) {
+      s.noticeAt = undefined;
+      if (s.send(encodeTokenExpiring(s.expiresAt as number, s.subscriberId))) this.#expiry.add(s);
+      return;
+    }
+    s.close("expired", s.tokenLifecycle ? TOKEN_EXPIRED_FRAME : undefined);
   }
 
   #attach(session: Session, replay: ReplayCursor | null): void {

@@ -76,7 +76,15 @@ export class Session {
   readonly grants: SelectorSet | null;
   readonly bareFrames: boolean;
   readonly openedAt = Date.now();
-  readonly expiresAt: number | undefined;
+  /** When the stream ends (ms since epoch); a token refresh moves it. */
+  expiresAt: number | undefined;
+  /**
+   * When the `sse-broker.token-expiring` notice is due (ms since epoch); `undefined` once sent, or when the
+   * stream gets none (see token-lifecycle.ts).
+   */
+  noticeAt: number | undefined;
+  /** The stream ends at its token's expiry and says so: the notice, then the final `sse-broker.closed`. */
+  tokenLifecycle = false;
   readonly client: string | undefined;
   /** The stream's subscriber id (`urn:uuid:…`), by which it can be addressed while open. */
   readonly subscriberId: string | undefined;
@@ -84,7 +92,7 @@ export class Session {
   lastSeq = 0;
   closed = false;
   closeReason: CloseReason | undefined;
-  /** Position in the broker's expiry heap (-1 when not in it). */
+  /** Position in the broker's expiry heap, keyed on `dueAt` (-1 when not in it). */
   expiryIndex = -1;
   /** Written since the last heartbeat: the next heartbeat skips it (it is visibly alive). */
   wrote = false;
@@ -119,6 +127,11 @@ export class Session {
     // Only template accounting needs it (see Broker): idle connections are many.
     this.client = init.selectors.hasPatterns ? init.client : undefined;
     this.#maxBufferedBytes = init.maxBufferedBytes;
+  }
+
+  /** The broker's next timed action on this stream: its token-expiry notice, else its end. */
+  get dueAt(): number | undefined {
+    return this.noticeAt ?? this.expiresAt;
   }
 
   /** Free-form data for the embedding application (e.g. Mercure subscriber id, JWT payload). */
