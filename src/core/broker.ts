@@ -185,6 +185,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly #selectorLimits: SelectorLimits;
   readonly #fanout: Fanout;
   readonly #sessions = new Set<Session>();
+  /** Open sessions by subscriber id (only those that have one). */
+  readonly #bySubscriber = new Map<string, Session>();
   /** Compiled selector sets in use, by their selectors (NUL-joined), with the number of sessions using each. */
   readonly #selectorSets = new Map<string, { set: SelectorSet; refs: number }>();
   /** Per client: how many of its sessions use each template selector (see maxPatternSelectorsPerClient). */
@@ -249,6 +251,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   get sessions(): ReadonlySet<Session> {
     return this.#sessions;
+  }
+
+  /** The open session with this subscriber id on this node, if any. */
+  sessionOf(subscriberId: string): Session | undefined {
+    return this.#bySubscriber.get(subscriberId);
   }
 
   get closed(): boolean {
@@ -578,12 +585,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
           grants,
           bareFrames: opts.bareFrames ?? false,
           maxBufferedBytes: o.maxBufferedBytes,
-          expiresAt: this.#endOf(opts.expiresAt),
           client: opts.client,
           subscriberId: opts.subscriberId,
           ...(opts.meta === undefined ? {} : { meta: opts.meta }),
         });
-        if (opts.tokenLifecycle === true) this.#lifecycleOf(session, opts.expiresAt);
+        session.endsBy = this.#lifetimeEnd();
+        session.tokenExpiresAt = opts.expiresAt;
+        session.tokenLifecycle = opts.tokenLifecycle === true;
+        this.#timeSession(session);
         this.#attach(session, this.#replayOf(plan, lastEventId, opts.signalMissed === true));
         return session;
       },
@@ -638,23 +647,42 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /**
-   * When a stream opening now must end: its token's expiry, or sooner `maxStreamLifetimeMs`, at a random
+   * The latest a stream opening now may end, whatever its token says: `maxStreamLifetimeMs`, at a random
    * point in that lifetime's last 10 % (streams opened together, e.g. after a restart, must not all end
    * and reconnect in the same second).
    */
-  #endOf(tokenExpiresAt: number | undefined): number | undefined {
+  #lifetimeEnd(): number | undefined {
     const life = this.options.maxStreamLifetimeMs;
-    if (life === null) return tokenExpiresAt;
-    const end = Date.now() + life - Math.floor(Math.random() * (life / 10));
-    return tokenExpiresAt === undefined ? end : Math.min(tokenExpiresAt, end);
+    if (life === null) return undefined;
+    return Date.now() + life - Math.floor(Math.random() * (life / 10));
   }
 
-  /** The stream ends at its token's expiry (not sooner by its lifetime): it gets the lifecycle events. */
-  #lifecycleOf(session: Session, tokenExpiresAt: number | undefined): void {
-    if (tokenExpiresAt === undefined || session.expiresAt !== tokenExpiresAt) return;
-    session.tokenLifecycle = true;
+  /**
+   * Sets when a stream ends (its token's expiry, or sooner its lifetime) and, when it asked for the
+   * lifecycle events and its token is what ends it, when its notice is due.
+   */
+  #timeSession(s: Session): void {
+    const token = s.tokenExpiresAt;
+    s.expiresAt = token === undefined ? s.endsBy : s.endsBy === undefined ? token : Math.min(token, s.endsBy);
     const notice = this.options.tokenExpiryNoticeMs;
-    session.noticeAt = notice === 0 ? undefined : tokenExpiresAt - notice;
+    s.noticeAt =
+      s.tokenLifecycle && notice > 0 && token !== undefined && s.expiresAt === token
+        ? token - notice
+        : undefined;
+  }
+
+  /**
+   * A live stream's token was replaced (e.g. by the Mercure hub's token refresh, after verifying the new
+   * one): its private rights become `grants` and it ends at the new token's expiry (never later than its
+   * lifetime allows), with a new notice before that. No effect on a closed stream.
+   */
+  renewToken(s: Session, tokenExpiresAt: number | undefined, grants: SelectorSet | null): void {
+    if (s.closed) return;
+    s.grants = grants;
+    s.tokenExpiresAt = tokenExpiresAt;
+    this.#expiry.remove(s);
+    this.#timeSession(s);
+    this.#expiry.add(s);
   }
 
   /**
@@ -668,7 +696,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
       if (s.send(encodeTokenExpiring(s.expiresAt as number, s.subscriberId))) this.#expiry.add(s);
       return;
     }
-    s.close("expired", s.tokenLifecycle ? TOKEN_EXPIRED_FRAME : undefined);
+    const byToken = s.tokenLifecycle && s.expiresAt === s.tokenExpiresAt;
+    s.close("expired", byToken ? TOKEN_EXPIRED_FRAME : undefined);
   }
 
   #attach(session: Session, replay: ReplayCursor | null): void {
@@ -692,6 +721,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#countTemplates(session, 1);
     this.#shareSelectors(session.selectorSet, 1);
     this.#sessions.add(session);
+    if (session.subscriberId !== undefined) this.#bySubscriber.set(session.subscriberId, session);
     this.stats.connectionsOpened++;
     this.#expiry.add(session);
     this.#limited?.info(
@@ -714,6 +744,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   #detach(session: Session): void {
     if (!this.#sessions.delete(session)) return;
+    const sub = session.subscriberId;
+    if (sub !== undefined && this.#bySubscriber.get(sub) === session) this.#bySubscriber.delete(sub);
     this.#fanout.remove(session);
     this.#countTemplates(session, -1);
     this.#shareSelectors(session.selectorSet, -1);

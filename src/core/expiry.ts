@@ -34,12 +34,6 @@ export class ExpiryQueue {
     this.#arm();
   }
 
-  /** Re-keys a session whose `dueAt` changed (a refreshed token). */
-  update(s: Session): void {
-    this.remove(s);
-    this.add(s);
-  }
-
   remove(s: Session): void {
     const i = s.expiryIndex;
     if (i === -1 || this.#heap[i] !== s) return;

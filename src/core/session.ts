@@ -73,7 +73,8 @@ export class Session {
   readonly id = nextSessionId++;
   readonly sink: SessionSink;
   readonly selectorSet: SelectorSet;
-  readonly grants: SelectorSet | null;
+  /** Private-update rights; a token refresh replaces them (Broker.renewToken). */
+  grants: SelectorSet | null;
   readonly bareFrames: boolean;
   readonly openedAt = Date.now();
   /** When the stream ends (ms since epoch); a token refresh moves it. */
@@ -83,8 +84,12 @@ export class Session {
    * stream gets none (see token-lifecycle.ts).
    */
   noticeAt: number | undefined;
-  /** The stream ends at its token's expiry and says so: the notice, then the final `sse-broker.closed`. */
+  /** The stream says when its token ends it: the notice, then the final `sse-broker.closed`. */
   tokenLifecycle = false;
+  /** Its token's expiry (ms since epoch, tolerance included), if any. */
+  tokenExpiresAt: number | undefined;
+  /** The latest it may end whatever its token says (`maxStreamLifetimeMs`), if any. */
+  endsBy: number | undefined;
   readonly client: string | undefined;
   /** The stream's subscriber id (`urn:uuid:…`), by which it can be addressed while open. */
   readonly subscriberId: string | undefined;

@@ -242,6 +242,7 @@ async function open(
     topics: [...s.topics],
     payload: s.grants?.payload,
     matchers: s.matchers,
+    tokenDialect: s.grants === null ? undefined : s.grants.authorizedCompiled === undefined ? "classic" : "1",
   };
   const expiresAt = s.grants?.expiresAt;
   const token = s.grants?.token;

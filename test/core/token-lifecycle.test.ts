@@ -96,6 +96,33 @@ describe("token lifecycle events", () => {
     assert.equal(r.text(), "");
   });
 
+  it("moves a stream's end and notice when its token is renewed, and replaces its rights", async () => {
+    const b = broker({ tokenExpiryNoticeMs: 100 });
+    const r = reader();
+    const s = b
+      .subscribe({ selectors: ["a"], authorized: ["a"], expiresAt: Date.now() + 300, tokenLifecycle: true })
+      .open(r.sink);
+    const later = Date.now() + 60_000;
+    b.renewToken(s, later, b.matcher.compile(["a", "b"]));
+    assert.equal(s.expiresAt, later);
+    assert.equal(s.noticeAt, later - 100);
+    assert.deepEqual(s.authorized, ["a", "b"]);
+    // The stream outlives its old end: an event published after it still arrives.
+    const old = Date.now() + 300;
+    await waitFor("the old end passed", () => Date.now() > old + 100, 5000);
+    const id = await b.publish({ topic: "a", data: "after", private: true });
+    await waitFor("the event after the old end", () => r.text().includes(id), 5000);
+    assert.equal(s.closed, false);
+    assert.doesNotMatch(r.text(), /sse-broker\./);
+    // Renewed to end soon: the notice (due at once) and the final event follow.
+    b.renewToken(s, Date.now() + 50, s.grants);
+    await waitFor("the stream ended", () => s.closed, 5000);
+    assert.deepEqual(
+      parse(r.text()).map((e) => e.event),
+      [undefined, TOKEN_EXPIRING_EVENT, CLOSED_EVENT],
+    );
+  });
+
   it("writes the notice between whole event frames, without an id: line", async () => {
     const b = broker({ tokenExpiryNoticeMs: 200 });
     const r = reader();
