@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { SignJWT } from "jose";
 import { connectSse, type SseConnection } from "../helpers/sse-client.js";
 import { waitFor } from "../helpers/wait.js";
 import {
@@ -19,6 +20,7 @@ import {
   subscribeUrl,
   token,
 } from "./hub-fixture.js";
+import { AUD, DETAIL, ISS, ISS_KEY, OAUTH } from "./oauth-fixture.js";
 
 let hub: Hub;
 before(async () => {
@@ -130,6 +132,61 @@ describe("Mercure token refresh", () => {
     assert.equal(r.status, 409);
     assert.equal(errorCode(r), "SSEB_ERR_SUBSCRIBER_NO_TOKEN");
     assert.equal(session?.grants, null);
+    sse.close();
+  });
+});
+
+describe("Mercure 1.0 token refresh", () => {
+  let hub1: Hub;
+  before(async () => {
+    hub1 = await startHub(OAUTH, { tokenExpiryNoticeMs: 1500 });
+  });
+  after(() => hub1.close());
+
+  /** An `at+jwt` access token subscribing to `topics`, expiring at `exp`. */
+  const access = (topics: string[], exp: number) =>
+    new SignJWT({
+      authorization_details: [
+        { type: DETAIL, actions: ["subscribe"], topics: topics.map((match) => ({ match })) },
+      ],
+      iss: ISS,
+      aud: AUD,
+      exp,
+    })
+      .setProtectedHeader({ alg: "HS256", typ: "at+jwt" })
+      .sign(new TextEncoder().encode(ISS_KEY));
+
+  it("takes only a 1.0 access token covering the stream's rights, then extends the stream", async () => {
+    const q = new URLSearchParams([
+      ["match", A],
+      ["match", MARKER],
+      ["sse_broker_lifecycle", "1"],
+    ]);
+    const sse = await connectSse(`${hub1.hub}?${q}`, {
+      headers: { Authorization: `Bearer ${await access([A, MARKER], inSeconds(3))}` },
+    });
+    assert.equal(sse.status, 200, sse.raw);
+    const subscriber = [...hub1.broker.sessions][0]?.subscriberId as string;
+    const post = async (jwt: string) =>
+      httpRequest(`${hub1.hub}/subscribers/${encodeURIComponent(subscriber)}/token`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${jwt}` },
+      });
+    // A classic subscriber token, valid as such, is not this stream's kind of token.
+    const classic = await post(await subscriberToken(["*"], {}, { exp: inSeconds(60) }));
+    assert.equal(classic.status, 401, classic.body);
+    assert.equal(errorCode(classic), "SSEB_ERR_MERCURE_TOKEN_INVALID");
+    const narrower = await post(await access([A], inSeconds(60)));
+    assert.equal(narrower.status, 403, narrower.body);
+    assert.equal(errorCode(narrower), "SSEB_ERR_MERCURE_TOKEN_SCOPE");
+    const oldEnd = hub1.broker.sessionOf(subscriber)?.expiresAt as number;
+    const ok = await post(await access([A, MARKER], inSeconds(60)));
+    assert.equal(ok.status, 200, ok.body);
+    await waitFor("the old exp passed", () => Date.now() > oldEnd + 200, 10_000);
+    const id = await publishData(hub1, MARKER, "marker");
+    await waitFor("the marker", () => sse.events.some((e) => e.id === id), 5000);
+    assert.equal(sse.ended, false);
+    assert.ok(!sse.events.some((e) => e.event === "sse-broker.closed"));
     sse.close();
   });
 });
