@@ -59,6 +59,7 @@ export const ErrorCodes = {
   SSEB_ERR_IDEMPOTENCY_KEY_INVALID: "invalid Idempotency-Key",
   SSEB_ERR_IDEMPOTENCY_KEY_REUSED: "Idempotency-Key reused for another request",
   SSEB_ERR_IDEMPOTENCY_IN_FLIGHT: "a request with this Idempotency-Key is in progress",
+  SSEB_ERR_SUBSCRIBER_NO_TOKEN: "this stream was opened without a token",
   SSEB_ERR_INTERNAL: "internal error",
 } as const;
 

@@ -79,6 +79,13 @@ export interface BrokerOptions {
    * `null`.
    */
   maxStreamLifetimeMs: number | null;
+  /**
+   * A stream that ends at its token's expiry and asked for lifecycle events (Mercure:
+   * `sse_broker_lifecycle=1`) gets the `sse-broker.token-expiring` event this long before it, in ms (see
+   * core/token-lifecycle.ts); `0` = no notice (the final `sse-broker.closed` event is still sent). Defaults
+   * to `60000`.
+   */
+  tokenExpiryNoticeMs: number;
   /** Largest accepted publish body in bytes. Defaults to 1 MiB. */
   maxBodyBytes: number;
   /** Events one batch publish (a JSON array on `POST /publish`) may hold (more → 413). Defaults to `100`. */
@@ -206,6 +213,7 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   shutdownRetrySpreadMs: 10_000,
   retryMs: null,
   maxStreamLifetimeMs: null,
+  tokenExpiryNoticeMs: 60_000,
   maxBodyBytes: MiB,
   maxBatchEvents: 100,
   idempotencyTtlMs: 86_400_000,
@@ -291,6 +299,7 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
   if (o.shutdownRetrySpreadMs !== null) intOption("shutdownRetrySpreadMs", o.shutdownRetrySpreadMs, 1000);
   if (o.retryMs !== null) intOption("retryMs", o.retryMs, 0);
   if (o.maxStreamLifetimeMs !== null) intOption("maxStreamLifetimeMs", o.maxStreamLifetimeMs, 1000);
+  intOption("tokenExpiryNoticeMs", o.tokenExpiryNoticeMs, 0);
   intOption("maxBodyBytes", o.maxBodyBytes, 1);
   intOption("maxBatchEvents", o.maxBatchEvents, 1);
   intOption("idempotencyTtlMs", o.idempotencyTtlMs, 1);

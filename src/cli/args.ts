@@ -26,6 +26,7 @@ export interface CliConfig {
   heartbeatMs: number | null;
   retryMs: number | null;
   maxStreamLifetimeMs: number | null;
+  tokenExpiryNoticeMs: number;
   maxBufferedBytes: number;
   flushIntervalMs: number;
   maxFlushDelayMs: number;
@@ -133,6 +134,7 @@ export function parseCli(
     heartbeatMs: heartbeatMs === 0 ? null : heartbeatMs,
     retryMs: src.int("retry-ms", 0) ?? null,
     maxStreamLifetimeMs: src.int("max-stream-lifetime-ms", 1000) ?? null,
+    tokenExpiryNoticeMs: src.int("token-expiry-notice-ms", 0) ?? DEFAULT_BROKER_OPTIONS.tokenExpiryNoticeMs,
     maxBufferedBytes: src.int("max-buffered-bytes", 1) ?? 1_048_576,
     flushIntervalMs: src.int("flush-interval-ms", 0) ?? 0,
     maxFlushDelayMs: src.int("max-flush-delay-ms", 0) ?? DEFAULT_BROKER_OPTIONS.maxFlushDelayMs,

@@ -138,6 +138,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "end every stream after at most this long (in its last 10 %, at random); clients reconnect and resume",
   },
   {
+    name: "token-expiry-notice-ms",
+    group: "Broker",
+    arg: "MS",
+    env: ["SSE_BROKER_TOKEN_EXPIRY_NOTICE_MS"],
+    default: "60000",
+    help: "send the sse-broker.token-expiring event this long before a stream's token expires (0 = off)",
+  },
+  {
     name: "max-buffered-bytes",
     group: "Broker",
     arg: "BYTES",

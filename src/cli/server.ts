@@ -86,6 +86,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       shutdownRetrySpreadMs: config.shutdownRetrySpreadMs,
       retryMs: config.retryMs,
       maxStreamLifetimeMs: config.maxStreamLifetimeMs,
+      tokenExpiryNoticeMs: config.tokenExpiryNoticeMs,
       maxBodyBytes: config.maxBodyBytes,
       maxSelectorsPerSubscription: config.maxSelectorsPerSubscription,
       maxSelectorLength: config.maxSelectorLength,

@@ -25,6 +25,7 @@ import { LogLimiter } from "./log-limiter.js";
 import { MissedNoticeCursor } from "./missed-notice.js";
 import { type CloseReason, Session, type SessionSink } from "./session.js";
 import type { SubscriptionCounts } from "./subscription-index.js";
+import { encodeTokenExpiring, TOKEN_EXPIRED_FRAME } from "./token-lifecycle.js";
 import {
   assertTopic,
   compileSelector,
@@ -81,6 +82,12 @@ export interface SubscribeOptions {
   bareFrames?: boolean;
   /** Close the stream at this time (ms since epoch), e.g. the subscriber token's `exp`. */
   expiresAt?: number | undefined;
+  /**
+   * `expiresAt` is a token's expiry and the stream says so in-band: the `sse-broker.token-expiring` notice
+   * `tokenExpiryNoticeMs` before it, the final `sse-broker.closed` event at it (see token-lifecycle.ts).
+   * Not when `maxStreamLifetimeMs` ends the stream first. Defaults to `false`.
+   */
+  tokenLifecycle?: boolean | undefined;
   meta?: Record<string, unknown>;
   /** Who subscribes (e.g. the client address); kept on the session. */
   client?: string | undefined;
@@ -199,7 +206,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly #selectorSets = new Map<string, { set: SelectorSet; refs: number }>();
   /** Per client: how many of its sessions use each template selector (see maxPatternSelectorsPerClient). */
   readonly #clientTemplates = new Map<string, Map<string, number>>();
-  readonly #expiry = new ExpiryQueue((s) => s.close("expired"));
+  /** One timer for every stream's timed actions: token-expiry notices and ends (see #due). */
+  readonly #expiry = new ExpiryQueue((s) => this.#due(s));
   /** Idempotency keys answered on this node (see publishBatch). */
   readonly #idempotency: IdempotencyStore;
   readonly #ready: Promise<void>;
@@ -592,12 +600,15 @@ export class Broker extends EventEmitter<BrokerEvents> {
           grants,
           bareFrames: opts.bareFrames ?? false,
           maxBufferedBytes: o.maxBufferedBytes,
-          expiresAt: this.#endOf(opts.expiresAt),
           client: opts.client,
           subscriberId,
           credentialHash: opts.credentialHash,
           ...(opts.meta === undefined ? {} : { meta: opts.meta }),
         });
+        session.endsBy = this.#lifetimeEnd();
+        session.tokenExpiresAt = opts.expiresAt;
+        session.tokenLifecycle = opts.tokenLifecycle === true;
+        this.#timeSession(session);
         this.#attach(session, this.#replayOf(plan, lastEventId, opts.signalMissed === true));
         return session;
       },
@@ -652,15 +663,57 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /**
-   * When a stream opening now must end: its token's expiry, or sooner `maxStreamLifetimeMs`, at a random
+   * The latest a stream opening now may end, whatever its token says: `maxStreamLifetimeMs`, at a random
    * point in that lifetime's last 10 % (streams opened together, e.g. after a restart, must not all end
    * and reconnect in the same second).
    */
-  #endOf(tokenExpiresAt: number | undefined): number | undefined {
+  #lifetimeEnd(): number | undefined {
     const life = this.options.maxStreamLifetimeMs;
-    if (life === null) return tokenExpiresAt;
-    const end = Date.now() + life - Math.floor(Math.random() * (life / 10));
-    return tokenExpiresAt === undefined ? end : Math.min(tokenExpiresAt, end);
+    if (life === null) return undefined;
+    return Date.now() + life - Math.floor(Math.random() * (life / 10));
+  }
+
+  /**
+   * Sets when a stream ends (its token's expiry, or sooner its lifetime) and, when it asked for the
+   * lifecycle events and its token is what ends it, when its notice is due.
+   */
+  #timeSession(s: Session): void {
+    const token = s.tokenExpiresAt;
+    s.expiresAt = token === undefined ? s.endsBy : s.endsBy === undefined ? token : Math.min(token, s.endsBy);
+    const notice = this.options.tokenExpiryNoticeMs;
+    s.noticeAt =
+      s.tokenLifecycle && notice > 0 && token !== undefined && s.expiresAt === token
+        ? token - notice
+        : undefined;
+  }
+
+  /**
+   * A live stream's token was replaced (e.g. by the Mercure hub's token refresh, after verifying the new
+   * one): its private rights become `grants` and it ends at the new token's expiry (never later than its
+   * lifetime allows), with a new notice before that. No effect on a closed stream.
+   */
+  renewToken(s: Session, tokenExpiresAt: number | undefined, grants: SelectorSet | null): void {
+    if (s.closed) return;
+    s.grants = grants;
+    s.tokenExpiresAt = tokenExpiresAt;
+    this.#expiry.remove(s);
+    this.#timeSession(s);
+    this.#expiry.add(s);
+  }
+
+  /**
+   * A session's timed action is due: its token-expiry notice (then it waits for its end in the same heap),
+   * or its end. The notice is written whole, like a heartbeat, between frames (a timer never runs inside a
+   * write) and counts against the slow-client cap.
+   */
+  #due(s: Session): void {
+    if (s.noticeAt !== undefined) {
+      s.noticeAt = undefined;
+      if (s.send(encodeTokenExpiring(s.expiresAt as number, s.subscriberId))) this.#expiry.add(s);
+      return;
+    }
+    const byToken = s.tokenLifecycle && s.expiresAt === s.tokenExpiresAt;
+    s.close("expired", byToken ? TOKEN_EXPIRED_FRAME : undefined);
   }
 
   #attach(session: Session, replay: ReplayCursor | null): void {

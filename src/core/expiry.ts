@@ -1,5 +1,7 @@
 /**
- * Ends sessions when their token expires: one timer for all of them, armed for the earliest, over a binary
+ * Ends sessions when their token expires (and, before that, sends their token-expiry notice: a session is
+ * keyed on its next due time, `dueAt`, and re-added for its end once the notice went): one timer for all of
+ * them, armed for the earliest, over a binary
  * heap (each session knows its index, so a session that leaves early is removed in O(log n) and a firing
  * timer pops only the sessions due, never rescanning the others).
  * @module
@@ -25,7 +27,7 @@ export class ExpiryQueue {
   }
 
   add(s: Session): void {
-    if (s.expiresAt === undefined || s.expiryIndex !== -1) return;
+    if (s.dueAt === undefined || s.expiryIndex !== -1) return;
     s.expiryIndex = this.#heap.length;
     this.#heap.push(s);
     this.#up(s.expiryIndex);
@@ -53,7 +55,7 @@ export class ExpiryQueue {
   }
 
   #arm(): void {
-    const next = this.#heap[0]?.expiresAt ?? Number.POSITIVE_INFINITY;
+    const next = this.#heap[0]?.dueAt ?? Number.POSITIVE_INFINITY;
     if (this.#timer !== undefined && next >= this.#armedFor) return; // already fires early enough
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -67,7 +69,7 @@ export class ExpiryQueue {
     this.#timer = undefined;
     this.#armedFor = Number.POSITIVE_INFINITY;
     const now = Date.now();
-    for (let s = this.#heap[0]; s !== undefined && (s.expiresAt as number) <= now; s = this.#heap[0]) {
+    for (let s = this.#heap[0]; s !== undefined && (s.dueAt as number) <= now; s = this.#heap[0]) {
       this.remove(s);
       this.#onExpire(s);
     }
@@ -75,9 +77,7 @@ export class ExpiryQueue {
   };
 
   #less(i: number, j: number): boolean {
-    return (
-      ((this.#heap[i] as Session).expiresAt as number) < ((this.#heap[j] as Session).expiresAt as number)
-    );
+    return ((this.#heap[i] as Session).dueAt as number) < ((this.#heap[j] as Session).dueAt as number);
   }
 
   #swap(i: number, j: number): void {

@@ -81,16 +81,29 @@ export class Session {
   readonly sink: SessionSink;
   /** Replaced (never mutated) by `Broker.changeSelectors`, between two deliveries. */
   selectorSet: SelectorSet;
-  readonly grants: SelectorSet | null;
+  /** Private-update rights; a token refresh replaces them (Broker.renewToken). */
+  grants: SelectorSet | null;
   readonly bareFrames: boolean;
   readonly openedAt = Date.now();
-  readonly expiresAt: number | undefined;
+  /** When the stream ends (ms since epoch); a token refresh moves it. */
+  expiresAt: number | undefined;
+  /**
+   * When the `sse-broker.token-expiring` notice is due (ms since epoch); `undefined` once sent, or when the
+   * stream gets none (see token-lifecycle.ts).
+   */
+  noticeAt: number | undefined;
+  /** The stream says when its token ends it: the notice, then the final `sse-broker.closed`. */
+  tokenLifecycle = false;
+  /** Its token's expiry (ms since epoch, tolerance included), if any. */
+  tokenExpiresAt: number | undefined;
+  /** The latest it may end whatever its token says (`maxStreamLifetimeMs`), if any. */
+  endsBy: number | undefined;
   readonly client: string | undefined;
   /** seq of the last live update queued: dedupes an update matched by several selectors. */
   lastSeq = 0;
   closed = false;
   closeReason: CloseReason | undefined;
-  /** Position in the broker's expiry heap (-1 when not in it). */
+  /** Position in the broker's expiry heap, keyed on `dueAt` (-1 when not in it). */
   expiryIndex = -1;
   /** Written since the last heartbeat: the next heartbeat skips it (it is visibly alive). */
   wrote = false;
@@ -126,6 +139,11 @@ export class Session {
     // Template accounting needs it (see Broker), also when a change adds a template later.
     this.client = init.client;
     this.#maxBufferedBytes = init.maxBufferedBytes;
+  }
+
+  /** The broker's next timed action on this stream: its token-expiry notice, else its end. */
+  get dueAt(): number | undefined {
+    return this.noticeAt ?? this.expiresAt;
   }
 
   /** Free-form data for the embedding application (e.g. Mercure subscriber id, JWT payload). */

@@ -22,11 +22,13 @@ import { LocalSubscriptionRegistry, type SubscriptionRegistry } from "./registry
 import { handleSubscribe } from "./subscribe.js";
 import { asksForEventStream, handleBodySubscribe } from "./subscribe-body.js";
 import { handleSubscriptionsApi } from "./subscriptions-api.js";
+import { handleTokenRefresh, refreshTarget } from "./token-refresh.js";
 
 // QUERY: a Mercure 1.0 subscription with its parameters in a form body (subscribe-body.ts).
 const HUB_METHODS = "GET, POST, QUERY, OPTIONS";
 const CLASSIC_HUB_METHODS = "GET, POST, OPTIONS";
 const API_METHODS = "GET, OPTIONS";
+const REFRESH_METHODS = "POST, OPTIONS";
 
 /** A Mercure hub route handler; `close()` stops publishing subscription events. */
 export type MercureHandler = RouteHandler & { close(): void };
@@ -63,9 +65,12 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
     const method = req.method ?? "GET";
     // A POST asking for an event stream subscribes (subscribe-body.ts); any other POST publishes.
     const subscribePost = method === "POST" && servesMercure1(o) && asksForEventStream(req);
+    // A token refresh is the subscriber's own request (subscriber origins).
+    const refreshFor = refreshTarget(path);
     // Publishing and subscribing have separate origin lists; a preflight says which one it asks about.
     const publishing =
-      (method === "POST" && !subscribePost) || (method === "OPTIONS" && isPublishPreflight(req));
+      refreshFor === null &&
+      ((method === "POST" && !subscribePost) || (method === "OPTIONS" && isPublishPreflight(req)));
     const origins: CorsOrigins = publishing ? o.publishOrigins : o.corsOrigins;
     const headers: Record<string, string> = { ...corsHeaders(req, origins), Link: link };
     const isApi =
@@ -78,6 +83,10 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
           await handleBodySubscribe(broker, o, req, res, url, headers);
         else if (method === "POST") await handlePublish(broker, o, req, res, url, headers);
         else throw methodNotAllowed(hubMethods, headers);
+      } else if (refreshFor !== null) {
+        if (method === "OPTIONS") preflight(req, res, origins, REFRESH_METHODS);
+        else if (method === "POST") await handleTokenRefresh(broker, o, req, res, refreshFor, headers);
+        else throw methodNotAllowed(REFRESH_METHODS, headers);
       } else if (isApi) {
         if (method === "OPTIONS") preflight(req, res, origins, API_METHODS);
         else if (method === "GET") await handleSubscriptionsApi(broker, registry, o, req, res, url, headers);

@@ -18,6 +18,8 @@ export interface MercureSessionMeta {
   readonly payload: unknown;
   /** Mercure 1.0 subscriptions (`match…=`), one per matcher; absent or empty for a classic subscriber. */
   readonly matchers?: readonly Mercure1Subscription[] | undefined;
+  /** How its token was verified (`1`: a Mercure 1.0 access token); absent for an anonymous stream. */
+  readonly tokenDialect?: "classic" | "1" | undefined;
 }
 
 /** One Mercure 1.0 subscription of a connection: its matcher and the payload its token gives it. */

@@ -181,6 +181,8 @@ interface StreamPlan {
   signalMissed: boolean;
   /** Send the newest retained event of each matched topic first. */
   latest: boolean;
+  /** Token-expiry notice and final `sse-broker.closed` event (opt-in here: core/token-lifecycle.ts). */
+  tokenLifecycle: boolean;
   /** Session meta from the backend hooks (src/hooks/). */
   meta?: Record<string, unknown>;
 }
@@ -241,6 +243,7 @@ async function open(
     topics: [...s.topics],
     payload: s.grants?.payload,
     matchers: s.matchers,
+    tokenDialect: s.grants === null ? undefined : s.grants.authorizedCompiled === undefined ? "classic" : "1",
   };
   const expiresAt = s.grants?.expiresAt;
   const token = s.grants?.token;
@@ -256,6 +259,7 @@ async function open(
       lastEventId: s.lastEventId,
       signalMissed: s.signalMissed,
       latest: s.latest,
+      tokenLifecycle: s.tokenLifecycle,
       // The token was accepted within the clock tolerance: the stream gets the same tolerance, or a token
       // just inside it would open and close at once, and the client would reconnect in a loop.
       expiresAt: expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000,
@@ -276,13 +280,20 @@ async function open(
 /**
  * This hub's opt-in extensions, named outside the protocol's reserved `match…` namespace (draft-08) and
  * off unless asked for: `sse_broker_missed=1` starts an incomplete resume with the `sse-broker.missed`
- * control event; `sse_broker_latest=1` sends the newest retained update of each matched topic first.
- * Read from the query (classic) or the query and body (1.0), the first value winning.
+ * control event; `sse_broker_latest=1` sends the newest retained update of each matched topic first;
+ * `sse_broker_lifecycle=1` sends the `sse-broker.token-expiring` notice before the token expires and the
+ * final `sse-broker.closed` event when it does. Read from the query (classic) or the query and body (1.0),
+ * the first value winning.
  */
-function extensionsOf(fields: Map<string, string[]>): { signalMissed: boolean; latest: boolean } {
+function extensionsOf(fields: Map<string, string[]>): {
+  signalMissed: boolean;
+  latest: boolean;
+  tokenLifecycle: boolean;
+} {
   return {
     signalMissed: flagOf(fields.get("sse_broker_missed")?.[0], "sse_broker_missed", false),
     latest: flagOf(fields.get("sse_broker_latest")?.[0], "sse_broker_latest", false),
+    tokenLifecycle: flagOf(fields.get("sse_broker_lifecycle")?.[0], "sse_broker_lifecycle", false),
   };
 }
 

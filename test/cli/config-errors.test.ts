@@ -33,6 +33,7 @@ describe("--help and --version", () => {
       "--heartbeat-ms",
       "--retry-ms",
       "--max-stream-lifetime-ms",
+      "--token-expiry-notice-ms",
       "--max-buffered-bytes",
       "--flush-interval-ms",
       "--history-size",

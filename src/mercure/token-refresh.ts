@@ -1,0 +1,113 @@
+/**
+ * `POST /.well-known/mercure/subscribers/{id}/token`: a new token for a live stream, without reconnecting
+ * (this hub's extension; Mercure itself ends a stream at its token's `exp`).
+ *
+ * The new token comes in `Authorization: Bearer` only (never the URL, never a cookie a cross-site form
+ * would carry), and is verified as the stream's own was: the same dialect (a classic JWT, or a Mercure 1.0
+ * access token), with the same subscriber key or trusted issuers, audience, issuer and clock tolerance. It
+ * must grant every selector of private updates the stream's current token grants (the same selector
+ * strings; a classic `*` covers all): a refresh may widen a stream's rights, never narrow them behind its
+ * back — a narrower token means a new stream. On success the stream's rights become the new token's and
+ * it ends at the new `exp` (its notice moves with it).
+ *
+ * Node-local: the stream must be held by the node that answers (behind a load balancer, route the
+ * refresh to the node holding the stream, e.g. by the same affinity as the stream's connection).
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { verifyJwt } from "../auth/jwt.js";
+import type { Broker } from "../core/broker.js";
+import type { SelectorSet } from "../core/topic.js";
+import { notFoundError, SseBrokerError } from "../errors.js";
+import { sendJson } from "../http/respond.js";
+import { isAccessToken, verifyAccessToken } from "./access-token.js";
+import { authRequired, insufficientScope } from "./authorize.js";
+import type { ResolvedMercureOptions } from "./options.js";
+import { HUB_PATH } from "./paths.js";
+import type { MercureSessionMeta } from "./registry.js";
+
+export const SUBSCRIBERS_PATH = `${HUB_PATH}/subscribers`;
+const BEARER = /^Bearer +([^\s]+)\s*$/i;
+
+/** The subscriber id of a `…/subscribers/{id}/token` path (the id percent-encoded or not); else `null`. */
+export function refreshTarget(path: string): string | null {
+  if (!path.startsWith(`${SUBSCRIBERS_PATH}/`) || !path.endsWith("/token")) return null;
+  const segment = path.slice(SUBSCRIBERS_PATH.length + 1, -"/token".length);
+  if (segment === "" || segment.includes("/")) return null;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
+export async function handleTokenRefresh(
+  broker: Broker,
+  o: ResolvedMercureOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  subscriber: string,
+  headers: Record<string, string>,
+): Promise<void> {
+  const header = req.headers.authorization;
+  const m = header === undefined ? null : BEARER.exec(header);
+  if (m === null || m[1] === undefined)
+    throw authRequired("a token refresh needs 'Authorization: Bearer <token>'");
+  const token = m[1];
+  const session = broker.subscriber(subscriber);
+  const mercure = session?.meta.mercure as MercureSessionMeta | undefined;
+  // Only streams of this hub: another route's session with the same id is not the hub's to change.
+  if (session === undefined || mercure?.subscriber !== subscriber) throw notFoundError("no such subscriber");
+  if (mercure.tokenDialect === undefined) {
+    throw new SseBrokerError(
+      "SSEB_ERR_SUBSCRIBER_NO_TOKEN",
+      "this stream was opened without a token: open a new stream with one",
+      { statusCode: 409 },
+    );
+  }
+  let grants: SelectorSet | null;
+  let expiresAt: number | undefined;
+  if (mercure.tokenDialect === "1") {
+    const g = await verifyAccessToken(token, o, o.hubBase);
+    grants = g.subscribe;
+    expiresAt = g.expiresAt;
+  } else {
+    if (isAccessToken(token)) throw authRequired("this stream's token is a classic Mercure JWT");
+    const payload = await verifyJwt(token, o.subscriberKey, {
+      clockToleranceSec: o.jwtClockToleranceSec,
+      audience: o.jwtAudience,
+      issuer: o.jwtIssuer,
+    });
+    const g = o.claims(payload);
+    grants = g.subscribe === null ? null : broker.matcher.compile(g.subscribe);
+    expiresAt = g.expiresAt;
+  }
+  if (!covers(grants, session.grants, mercure.tokenDialect === "classic")) {
+    const message = "the new token does not grant every private selector of the stream's token";
+    throw mercure.tokenDialect === "1"
+      ? insufficientScope(message)
+      : new SseBrokerError("SSEB_ERR_AUTH_FORBIDDEN", message, { statusCode: 403 });
+  }
+  if (session.closed) throw notFoundError("no such subscriber"); // it ended while the token was verified
+  // The stream was opened with the same tolerance on its token (see subscribe.ts).
+  const end = expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000;
+  broker.renewToken(session, end, grants);
+  sendJson(
+    res,
+    200,
+    {
+      subscriber,
+      expiresAt: session.expiresAt === undefined ? null : new Date(session.expiresAt).toISOString(),
+    },
+    headers,
+  );
+}
+
+/** True when `fresh` grants every selector `old` does (by selector string; classic `*` covers all). */
+function covers(fresh: SelectorSet | null, old: SelectorSet | null, classic: boolean): boolean {
+  const wanted = old?.sources ?? [];
+  if (wanted.length === 0) return true;
+  const have = new Set(fresh?.sources ?? []);
+  if (classic && have.has("*")) return true;
+  return wanted.every((s) => have.has(s));
+}
