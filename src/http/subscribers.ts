@@ -8,11 +8,12 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
-import { badRequest, type ErrorCode, ErrorCodes, SseBrokerError } from "../errors.js";
+import { badRequest, SseBrokerError } from "../errors.js";
 import {
   applyLocally,
   type ChangeRequest,
   credentialHashOf,
+  refusedError,
   subscriberRouterOf,
 } from "../subscribers/change.js";
 import { decodeUtf8, mediaType, parsedBody, readBody } from "./body.js";
@@ -84,10 +85,7 @@ export async function handleSelectorChange(
   if (selectors === null) {
     const answer = await subscriberRouterOf(broker)?.forward(change);
     if (answer == null) throw notFound();
-    if (!answer.ok) {
-      const code = (answer.code in ErrorCodes ? answer.code : "SSEB_ERR_INTERNAL") as ErrorCode;
-      throw new SseBrokerError(code, answer.message, { statusCode: answer.status });
-    }
+    if (!answer.ok) throw refusedError(answer);
     selectors = answer.selectors;
   }
   sendJson(res, 200, { subscriber: id, selectors }, headers);

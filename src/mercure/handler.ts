@@ -11,6 +11,7 @@ import { type CorsOrigins, corsHeaders, preflightHeaders } from "../http/cors.js
 import type { RouteHandler } from "../http/handler.js";
 import { loggableError } from "../http/loggable-error.js";
 import { sendError } from "../http/respond.js";
+import { setTokenRefresher } from "../subscribers/change.js";
 import { servesMercure1 } from "./dialect.js";
 import { mercureLinkHeader } from "./discovery.js";
 import { publishSubscriptionEvents } from "./events.js";
@@ -22,7 +23,7 @@ import { LocalSubscriptionRegistry, type SubscriptionRegistry } from "./registry
 import { handleSubscribe } from "./subscribe.js";
 import { asksForEventStream, handleBodySubscribe } from "./subscribe-body.js";
 import { handleSubscriptionsApi } from "./subscriptions-api.js";
-import { handleTokenRefresh, refreshTarget } from "./token-refresh.js";
+import { handleTokenRefresh, refreshLocally, refreshTarget } from "./token-refresh.js";
 
 // QUERY: a Mercure 1.0 subscription with its parameters in a form body (subscribe-body.ts).
 const HUB_METHODS = "GET, POST, QUERY, OPTIONS";
@@ -109,7 +110,13 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
     }
     return true;
   };
-  return Object.assign(handler, { close: stopEvents });
+  // Other nodes' refreshes of this node's streams are verified with this hub's keys (subscriber router).
+  setTokenRefresher(broker, (id, token) => refreshLocally(broker, o, id, token));
+  const close = (): void => {
+    stopEvents();
+    setTokenRefresher(broker, null);
+  };
+  return Object.assign(handler, { close });
 }
 
 /**

@@ -10,8 +10,9 @@
  * back — a narrower token means a new stream. On success the stream's rights become the new token's and
  * it ends at the new `exp` (its notice moves with it).
  *
- * Node-local: the stream must be held by the node that answers (behind a load balancer, route the
- * refresh to the node holding the stream, e.g. by the same affinity as the stream's connection).
+ * Any node: a node that does not hold the stream forwards {id, token} through the subscriber router
+ * (src/subscribers/redis.ts); the holder runs `refreshLocally` with its own keys and its answer is
+ * returned as is. The token crosses Redis in that message only, never stored nor logged.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -20,6 +21,7 @@ import type { Broker } from "../core/broker.js";
 import type { SelectorSet } from "../core/topic.js";
 import { notFoundError, SseBrokerError } from "../errors.js";
 import { sendJson } from "../http/respond.js";
+import { refusedError, subscriberRouterOf } from "../subscribers/change.js";
 import { isAccessToken, verifyAccessToken } from "./access-token.js";
 import { authRequired, insufficientScope } from "./authorize.js";
 import type { ResolvedMercureOptions } from "./options.js";
@@ -54,10 +56,30 @@ export async function handleTokenRefresh(
   if (m === null || m[1] === undefined)
     throw authRequired("a token refresh needs 'Authorization: Bearer <token>'");
   const token = m[1];
+  let done = await refreshLocally(broker, o, subscriber, token);
+  if (done === null) {
+    const answer = await subscriberRouterOf(broker)?.forward({ kind: "token", id: subscriber, token });
+    if (answer == null) throw notFoundError("no such subscriber");
+    if (!answer.ok) throw refusedError(answer);
+    done = { expiresAt: answer.expiresAt };
+  }
+  sendJson(res, 200, { subscriber, expiresAt: done.expiresAt }, headers);
+}
+
+/**
+ * Refreshes a stream this node holds (for this node's request or another node's); `null` when it holds
+ * none with that id. Throws the coded refusals.
+ */
+export async function refreshLocally(
+  broker: Broker,
+  o: ResolvedMercureOptions,
+  subscriber: string,
+  token: string,
+): Promise<{ expiresAt: string | null } | null> {
   const session = broker.subscriber(subscriber);
   const mercure = session?.meta.mercure as MercureSessionMeta | undefined;
   // Only streams of this hub: another route's session with the same id is not the hub's to change.
-  if (session === undefined || mercure?.subscriber !== subscriber) throw notFoundError("no such subscriber");
+  if (session === undefined || session.closed || mercure?.subscriber !== subscriber) return null;
   if (mercure.tokenDialect === undefined) {
     throw new SseBrokerError(
       "SSEB_ERR_SUBSCRIBER_NO_TOKEN",
@@ -92,15 +114,7 @@ export async function handleTokenRefresh(
   // The stream was opened with the same tolerance on its token (see subscribe.ts).
   const end = expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000;
   broker.renewToken(session, end, grants);
-  sendJson(
-    res,
-    200,
-    {
-      subscriber,
-      expiresAt: session.expiresAt === undefined ? null : new Date(session.expiresAt).toISOString(),
-    },
-    headers,
-  );
+  return { expiresAt: session.expiresAt === undefined ? null : new Date(session.expiresAt).toISOString() };
 }
 
 /** True when `fresh` grants every selector `old` does (by selector string; classic `*` covers all). */

@@ -1,13 +1,15 @@
 /**
- * Changing the selectors of a live stream by its subscriber id, wherever the request came in: the node that
- * received it decides whether it came from a publisher, then the node holding the stream (this one, or
- * another reached through a `SubscriberRouter`, see redis.ts) checks the subscriber's own credential and
- * applies the change. Tokens never travel: only their SHA-256 does.
+ * Requests about a live stream by its subscriber id, answered by the node holding it (this one, or another
+ * reached through a `SubscriberRouter`, see redis.ts), wherever the request came in. Two kinds:
+ * - a selector change: the receiving node decides whether it came from a publisher, the holder checks the
+ *   subscriber's own credential and applies it. Only the bearer token's SHA-256 travels.
+ * - a token refresh (Mercure, token-refresh.ts): the holder verifies the new token with its own keys and
+ *   renews the stream. That token itself travels, in the forwarded message only (never stored or logged).
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Broker } from "../core/broker.js";
-import { SseBrokerError } from "../errors.js";
+import { type ErrorCode, ErrorCodes, SseBrokerError } from "../errors.js";
 
 /** One change, as it travels between nodes (JSON-safe). */
 export interface ChangeRequest {
@@ -20,15 +22,44 @@ export interface ChangeRequest {
   readonly credentialHash: string | null;
 }
 
+/** A new bearer token for a live Mercure stream, as it travels to the holder (JSON-safe). */
+export interface TokenRefreshRequest {
+  readonly kind: "token";
+  readonly id: string;
+  readonly token: string;
+}
+
+/** What one node asks the holder of a stream; no `kind` is a selector change. */
+export type SubscriberRequest = ({ readonly kind?: "selectors" } & ChangeRequest) | TokenRefreshRequest;
+
+/** The holder's coded refusal, as it travels between nodes. */
+export interface RefusedAnswer {
+  readonly ok: false;
+  readonly code: string;
+  readonly message: string;
+  readonly status: number;
+}
+
 /** A change's answer, as it travels between nodes. */
-export type ChangeAnswer =
-  | { readonly ok: true; readonly selectors: readonly string[] }
-  | { readonly ok: false; readonly code: string; readonly message: string; readonly status: number };
+export type ChangeAnswer = { readonly ok: true; readonly selectors: readonly string[] } | RefusedAnswer;
+
+/** A refresh's answer: the stream's new end (ISO 8601), `null` for none. */
+export type TokenAnswer = { readonly ok: true; readonly expiresAt: string | null } | RefusedAnswer;
+
+export type AnswerOf<R extends SubscriberRequest> = R extends TokenRefreshRequest
+  ? TokenAnswer
+  : ChangeAnswer;
 
 /** Reaches the other nodes: resolves with the holder's answer, or `null` when no node holds the id. */
 export interface SubscriberRouter {
-  forward(change: ChangeRequest): Promise<ChangeAnswer | null>;
+  forward<R extends SubscriberRequest>(request: R): Promise<AnswerOf<R> | null>;
 }
+
+/**
+ * Refreshes the token of a stream this node holds; resolves with its new end (ISO 8601 or `null`), or
+ * `null` when this node holds no such stream. Throws the coded refusals of the local refresh.
+ */
+export type TokenRefresher = (id: string, token: string) => Promise<{ expiresAt: string | null } | null>;
 
 /** SHA-256 (hex) of a bearer token: what a session keeps to recognise its own credential. */
 export function credentialHashOf(token: string): string {
@@ -59,9 +90,36 @@ export function answerFor(broker: Broker, change: ChangeRequest): ChangeAnswer |
     const selectors = applyLocally(broker, change);
     return selectors === null ? null : { ok: true, selectors };
   } catch (err) {
-    if (!(err instanceof SseBrokerError)) throw err;
-    return { ok: false, code: err.code, message: err.message, status: err.statusCode ?? 400 };
+    return refusal(err);
   }
+}
+
+/** The registered refresher's result as an answer for another node; `null` without a Mercure hub here. */
+export async function refreshAnswerFor(
+  broker: Broker,
+  id: string,
+  token: string,
+): Promise<TokenAnswer | null> {
+  const refresher = refreshers.get(broker);
+  if (refresher === undefined) return null;
+  try {
+    const done = await refresher(id, token);
+    return done === null ? null : { ok: true, expiresAt: done.expiresAt };
+  } catch (err) {
+    return refusal(err);
+  }
+}
+
+/** A coded error as data for another node; anything else is rethrown. */
+function refusal(err: unknown): RefusedAnswer {
+  if (!(err instanceof SseBrokerError)) throw err;
+  return { ok: false, code: err.code, message: err.message, status: err.statusCode ?? 400 };
+}
+
+/** The holder's refusal, thrown again on the node that asked (an unknown code becomes internal). */
+export function refusedError(answer: RefusedAnswer): SseBrokerError {
+  const code = (answer.code in ErrorCodes ? answer.code : "SSEB_ERR_INTERNAL") as ErrorCode;
+  return new SseBrokerError(code, answer.message, { statusCode: answer.status });
 }
 
 function sameHash(a: string | null, b: string | undefined): boolean {
@@ -79,4 +137,12 @@ export function setSubscriberRouter(broker: Broker, router: SubscriberRouter | n
 
 export function subscriberRouterOf(broker: Broker): SubscriberRouter | undefined {
   return routers.get(broker);
+}
+
+const refreshers = new WeakMap<Broker, TokenRefresher>();
+
+/** The Mercure hub registers how this node refreshes its streams' tokens for other nodes' requests. */
+export function setTokenRefresher(broker: Broker, refresher: TokenRefresher | null): void {
+  if (refresher === null) refreshers.delete(broker);
+  else refreshers.set(broker, refresher);
 }

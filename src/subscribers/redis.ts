@@ -1,12 +1,13 @@
 /**
- * Cluster-wide selector changes over Redis pub/sub: a node that does not hold the stream publishes the
- * change on `${keyPrefix}subscribers`; every other node applies it if it holds that subscriber id (ids
- * are unique) and answers on the asker's own channel, `${keyPrefix}subscribers:${nodeId}`. The asker
- * takes the holder's answer; when every node PUBLISH reached answered "not here" it is a 404; a node that
- * does not answer within `timeoutMs` makes it a 504 (the holder may be that one). Pub/sub rather than the
- * event stream: a change is a question for whoever holds the connection now, not something to retain or
- * replay. Only the token's SHA-256 crosses Redis, never the token. It loads ioredis, so the package root
- * never imports it.
+ * Cluster-wide requests about a live stream (selector changes, Mercure token refreshes; change.ts) over
+ * Redis pub/sub: a node that does not hold the stream publishes the request on `${keyPrefix}subscribers`;
+ * every other node answers it if it holds that subscriber id (ids are unique) on the asker's own channel,
+ * `${keyPrefix}subscribers:${nodeId}`. The asker takes the holder's answer; when every node PUBLISH
+ * reached answered "not here" it is a 404; a node that does not answer within `timeoutMs` makes it a 504
+ * (the holder may be that one). Pub/sub rather than the event stream: a request is a question for whoever
+ * holds the connection now, not something to retain or replay. A selector change carries only its bearer
+ * token's SHA-256; a token refresh carries the new token (the holder must verify it), in the PUBLISH only:
+ * never written to a key or a stream, never logged. It loads ioredis, so the package root never imports it.
  * @module
  */
 import { randomUUID } from "node:crypto";
@@ -16,11 +17,14 @@ import type { Broker } from "../core/broker.js";
 import { optionsError, SseBrokerError } from "../errors.js";
 import type { Logger } from "../options.js";
 import {
+  type AnswerOf,
   answerFor,
   type ChangeAnswer,
-  type ChangeRequest,
+  refreshAnswerFor,
+  type SubscriberRequest,
   type SubscriberRouter,
   setSubscriberRouter,
+  type TokenAnswer,
 } from "./change.js";
 
 export interface RedisSubscriberRouterOptions {
@@ -42,19 +46,20 @@ export interface RedisSubscriberRouterOptions {
 interface Asked {
   readonly reqId: string;
   readonly from: string;
-  readonly change: ChangeRequest;
+  /** `change` for the message's history: it first carried selector changes only. */
+  readonly change: SubscriberRequest;
 }
 
 interface Answered {
   readonly reqId: string;
   /** `null`: not held by the answering node. */
-  readonly answer: ChangeAnswer | null;
+  readonly answer: ChangeAnswer | TokenAnswer | null;
 }
 
 interface Waiting {
   /** Nodes still to answer. */
   left: number;
-  readonly resolve: (a: ChangeAnswer | null) => void;
+  readonly resolve: (a: ChangeAnswer | TokenAnswer | null) => void;
   readonly reject: (err: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
@@ -134,11 +139,15 @@ export class RedisSubscriberRouter implements SubscriberRouter {
     await this.#subscribed;
   }
 
-  async forward(change: ChangeRequest): Promise<ChangeAnswer | null> {
+  async forward<R extends SubscriberRequest>(change: R): Promise<AnswerOf<R> | null> {
     if (this.#waiting.size >= this.#maxPending) {
-      throw new SseBrokerError("SSEB_ERR_BACKPLANE_UNAVAILABLE", "too many changes waiting for other nodes", {
-        statusCode: 503,
-      });
+      throw new SseBrokerError(
+        "SSEB_ERR_BACKPLANE_UNAVAILABLE",
+        "too many requests waiting for other nodes",
+        {
+          statusCode: 503,
+        },
+      );
     }
     const reqId = randomUUID();
     const asked: Asked = { reqId, from: this.nodeId, change };
@@ -160,18 +169,24 @@ export class RedisSubscriberRouter implements SubscriberRouter {
     }
     const others = reached - 1; // this node hears its own question and ignores it
     if (others <= 0) return null;
-    return new Promise((resolve, reject) => {
+    // The answer is of the request's kind: the holder answers each kind with its own function.
+    return new Promise<AnswerOf<R> | null>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(reqId);
         reject(
           new SseBrokerError(
             "SSEB_ERR_SUBSCRIBER_TIMEOUT",
-            `not every node answered within ${this.#timeoutMs} ms; the change may or may not have been applied`,
+            `not every node answered within ${this.#timeoutMs} ms; the request may or may not have taken effect`,
             { statusCode: 504 },
           ),
         );
       }, this.#timeoutMs);
-      this.#waiting.set(reqId, { left: others, resolve, reject, timer });
+      this.#waiting.set(reqId, {
+        left: others,
+        resolve: resolve as (a: ChangeAnswer | TokenAnswer | null) => void,
+        reject,
+        timer,
+      });
     });
   }
 
@@ -199,17 +214,29 @@ export class RedisSubscriberRouter implements SubscriberRouter {
     const broker = this.#broker;
     if (broker === undefined || broker.closed || q?.from === this.nodeId) return;
     if (typeof q.reqId !== "string" || typeof q.from !== "string" || typeof q.change?.id !== "string") return;
-    let answer: ChangeAnswer | null;
+    const r = q.change;
+    // A kind this version does not know (a newer node's) is not a selector change: the asker times out.
+    if (r.kind !== undefined && r.kind !== "selectors" && r.kind !== "token") return;
+    let answer: ChangeAnswer | TokenAnswer | null;
     try {
-      answer = answerFor(broker, {
-        id: q.change.id,
-        add: Array.isArray(q.change.add) ? q.change.add : [],
-        remove: Array.isArray(q.change.remove) ? q.change.remove : [],
-        publisher: q.change.publisher === true,
-        credentialHash: typeof q.change.credentialHash === "string" ? q.change.credentialHash : null,
-      });
+      if (r.kind === "token") {
+        if (typeof r.token !== "string") return;
+        answer = await refreshAnswerFor(broker, r.id, r.token);
+      } else {
+        answer = answerFor(broker, {
+          id: r.id,
+          add: Array.isArray(r.add) ? r.add : [],
+          remove: Array.isArray(r.remove) ? r.remove : [],
+          publisher: r.publisher === true,
+          credentialHash: typeof r.credentialHash === "string" ? r.credentialHash : null,
+        });
+      }
     } catch (err) {
-      this.#log?.warn({ err: (err as Error).message }, "Selector change from another node failed");
+      // The kind and the error's message only: never the request (a refresh carries a token).
+      this.#log?.warn(
+        { kind: r.kind ?? "selectors", err: (err as Error).message },
+        "Request from another node failed",
+      );
       answer = { ok: false, code: "SSEB_ERR_INTERNAL", message: "internal error", status: 500 };
     }
     const reply: Answered = { reqId: q.reqId, answer };
