@@ -24,6 +24,7 @@ import type { Broker } from "../core/broker.js";
 import type { Session } from "../core/session.js";
 import { optionsError, SseBrokerError } from "../errors.js";
 import type { Logger } from "../options.js";
+import { TOUCH_NODE, whenReady } from "../transport/redis-nodes.js";
 import { MATCH_TYPES, type MatchType, subscriptionId, subscriptionId1 } from "./paths.js";
 import {
   type Mercure1SubscriptionDocument,
@@ -71,21 +72,6 @@ interface Entry1 {
   subscriber: string;
   payload?: unknown;
 }
-
-/**
- * Refresh in one round trip, timed by Redis' clock (nodes' clocks may disagree): mark this node seen,
- * forget nodes not seen for a TTL (their hashes have expired by then), extend both keys.
- * KEYS: nodes set, this node's hash. ARGV: node id, TTL in ms.
- */
-const TOUCH = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return now
-`;
 
 export function createRedisSubscriptionRegistry(
   opts: RedisSubscriptionRegistryOptions,
@@ -143,7 +129,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
       autoResendUnfulfilledCommands: false,
       commandTimeout: commandTimeoutMs,
     });
-    this.#redis.defineCommand("sseTouch", { numberOfKeys: 2, lua: TOUCH });
+    this.#redis.defineCommand("sseTouch", { numberOfKeys: 2, lua: TOUCH_NODE });
     // Without an 'error' listener ioredis prints every failed reconnect; the outage is logged once instead.
     this.#redis.on("error", (err: unknown) => this.#down(err));
     this.#redis.on("close", () => this.#down(new Error("connection closed")));
@@ -214,7 +200,8 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     let values: string[];
     try {
       // Still connecting (not a known outage): wait for the connection rather than answer 503 at once.
-      if (this.#redis.status !== "ready" && this.#downSince === undefined) await this.#ready();
+      if (this.#redis.status !== "ready" && this.#downSince === undefined)
+        await whenReady(this.#redis, this.#commandTimeoutMs);
       const nodes = await this.#redis.zrange(this.nodesKey, 0, -1);
       // Sent together on one connection: one round trip for all nodes. Expired hashes read as empty.
       if (field !== undefined) {
@@ -333,25 +320,6 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     } finally {
       this.#refreshing = false;
     }
-  }
-
-  /** Resolves once connected; rejects after the command timeout or when the connection fails. */
-  #ready(): Promise<void> {
-    const redis = this.#redis;
-    return new Promise((resolve, reject) => {
-      const done = (err?: Error): void => {
-        clearTimeout(timer);
-        redis.off("ready", onReady);
-        redis.off("error", onError);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      const onReady = (): void => done();
-      const onError = (err: Error): void => done(err);
-      const timer = setTimeout(() => done(new Error("not connected in time")), this.#commandTimeoutMs);
-      redis.once("ready", onReady);
-      redis.once("error", onError);
-    });
   }
 
   // ---- connection state -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import type { Broker } from "../core/broker.js";
 import { optionsError, SseBrokerError } from "../errors.js";
 import type { Logger } from "../options.js";
+import { TOUCH_NODE, whenReady } from "../transport/redis-nodes.js";
 import { type PresenceCluster, setPresenceCluster } from "./cluster.js";
 import { type PresenceCounter, presenceOf } from "./counter.js";
 
@@ -42,20 +43,6 @@ export interface RedisPresenceOptions {
   redisOptions?: RedisOptions;
   logger?: Logger | null;
 }
-
-/**
- * Refresh in one round trip, timed by Redis' clock: mark this node seen, forget nodes not seen for a TTL,
- * extend both keys. KEYS: nodes set, this node's hash. ARGV: node id, TTL in ms.
- */
-const TOUCH = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return now
-`;
 
 /** The nodes seen within a TTL, by Redis' clock. KEYS: nodes set. ARGV: TTL in ms. */
 const LIVE = `
@@ -129,7 +116,7 @@ export class RedisPresence implements PresenceCluster {
       autoResendUnfulfilledCommands: false,
       commandTimeout,
     }) as Scripted;
-    this.#redis.defineCommand("sseTouch", { numberOfKeys: 2, lua: TOUCH });
+    this.#redis.defineCommand("sseTouch", { numberOfKeys: 2, lua: TOUCH_NODE });
     this.#redis.defineCommand("sseLive", { numberOfKeys: 1, lua: LIVE });
     this.#redis.on("error", (err: unknown) => this.#failed(err));
     this.#redis.on("ready", () => {
@@ -172,7 +159,7 @@ export class RedisPresence implements PresenceCluster {
     let nodes: string[];
     try {
       // Still connecting (not a known outage): wait for the connection rather than answer 503 at once.
-      if (this.#redis.status !== "ready" && !this.#down) await this.#ready();
+      if (this.#redis.status !== "ready" && !this.#down) await whenReady(this.#redis, this.#commandTimeoutMs);
       nodes = (await this.#redis.sseLive(this.nodesKey, this.#ttlMs)).filter((n) => n !== this.nodeId);
       const keys = nodes.map((n) => `${this.nodesKey}:${n}`);
       if (selectors === null) {
@@ -264,25 +251,6 @@ export class RedisPresence implements PresenceCluster {
     } finally {
       this.#writing = false;
     }
-  }
-
-  /** Resolves once connected; rejects after the command timeout or when the connection fails. */
-  #ready(): Promise<void> {
-    const redis = this.#redis;
-    return new Promise((resolve, reject) => {
-      const done = (err?: Error): void => {
-        clearTimeout(timer);
-        redis.off("ready", onReady);
-        redis.off("error", onError);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      const onReady = (): void => done();
-      const onError = (err: Error): void => done(err);
-      const timer = setTimeout(() => done(new Error("not connected in time")), this.#commandTimeoutMs);
-      redis.once("ready", onReady);
-      redis.once("error", onError);
-    });
   }
 
   #failed(err: unknown): void {
