@@ -538,28 +538,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const key = sources.join("\u0000"); // topics never contain control characters
     const selectors =
       this.#selectorSets.get(key)?.set ?? new SelectorSet(given ?? sources.map((s) => this.#compile(s)));
-    const index = this.#fanout.index;
-    const added = selectors.selectors.filter((s) => index.isNewTemplate(s)).length;
-    if (added > 0 && index.templateCount + added > o.maxPatternSelectors) {
-      this.#refused("pattern_selectors");
-      throw new SseBrokerError(
-        "SSEB_ERR_LIMIT_PATTERNS",
-        "this node matches as many distinct template selectors as it may; try again later or use exact topics",
-        { statusCode: 503 },
-      );
-    }
-    if (opts.client !== undefined) {
-      const mine = this.#clientTemplates.get(opts.client);
-      const fresh = selectors.selectors.filter((s) => s.kind === "template" && mine?.has(s.key) !== true);
-      if (fresh.length > 0 && (mine?.size ?? 0) + fresh.length > o.maxPatternSelectorsPerClient) {
-        this.#refused("pattern_selectors");
-        throw new SseBrokerError(
-          "SSEB_ERR_LIMIT_PATTERNS",
-          `a client may hold at most ${o.maxPatternSelectorsPerClient} distinct template selectors`,
-          { statusCode: 429 },
-        );
-      }
-    }
+    this.#assertTemplateRoom(selectors, opts.client);
     const grants =
       opts.authorizedCompiled !== undefined
         ? opts.authorizedCompiled
