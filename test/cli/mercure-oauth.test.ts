@@ -6,12 +6,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { SignJWT } from "jose";
+import { AUD, DETAIL, ISS } from "../mercure/oauth-fixture.js";
 import { type CliProcess, cleanEnv, openStream, publishMercure, runCli, startCli } from "./helpers.js";
 
-const ISS = "https://issuer.example.com";
-const AUD = "https://hub.example.com/.well-known/mercure";
 const KEY = "issuer-secret-0123456789abcdef0123456789abc";
-const DETAIL = "https://mercure.rocks/authorization-detail";
 
 function accessToken(actions: string[], topic: string, key = KEY): Promise<string> {
   return new SignJWT({

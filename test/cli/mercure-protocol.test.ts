@@ -6,10 +6,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { SignJWT } from "jose";
+import { AUD, ISS } from "../mercure/oauth-fixture.js";
 import { type CliProcess, cleanEnv, openStream, publishMercure, startCli } from "./helpers.js";
 
-const ISS = "https://issuer.example.com";
-const AUD = "https://hub.example.com/.well-known/mercure";
 const KEY = "issuer-secret-0123456789abcdef0123456789abc";
 const TOPIC = "https://example.com/books/1";
 

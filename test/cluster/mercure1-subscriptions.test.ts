@@ -9,13 +9,11 @@ import { after, before, describe, it } from "node:test";
 import { SignJWT } from "jose";
 import { type OpenStream, openStream } from "../cli/helpers.js";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
+import { AUD, DETAIL, ISS } from "../mercure/oauth-fixture.js";
 import { call, type Node, startNodes, uniquePrefix, waitUntil } from "./helpers.js";
 
 const CLASSIC_KEY = "cluster-mercure-secret-at-least-256-bits!!";
-const ISS = "https://issuer.example.com";
 const ISS_KEY = "cluster-issuer-secret-at-least-256-bits-0!";
-const AUD = "https://hub.example.com/.well-known/mercure";
-const DETAIL = "https://mercure.rocks/authorization-detail";
 const API = "/.well-known/mercure/subscriptions";
 const PATTERN = "https://example.com/books/:id";
 const PATTERN_ENCODED = "https%3A%2F%2Fexample.com%2Fbooks%2F%3Aid";

@@ -21,13 +21,10 @@ import {
   subscriberToken,
   subscribeUrl,
 } from "./hub-fixture.js";
+import { AUD, DETAIL, ISS, ISS_KEY } from "./oauth-fixture.js";
 
-const ISS = "https://issuer.example.com";
 const OTHER_ISS = "https://other-issuer.example.com";
-const ISS_KEY = "issuer-secret-at-least-256-bits-long-000!!";
 const OTHER_KEY = "other-issuer-secret-at-least-256-bits-long!";
-const AUD = "https://hub.example.com/.well-known/mercure";
-const DETAIL = "https://mercure.rocks/authorization-detail";
 const MARKER = "https://example.com/marker";
 
 interface Mint {

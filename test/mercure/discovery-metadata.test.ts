@@ -8,12 +8,11 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type Hub, httpRequest, publisherToken, publishForm, startHub, subscribeUrl } from "./hub-fixture.js";
-import { AUD, accessToken, grantAll, ISS, ISS_KEY, OAUTH } from "./oauth-fixture.js";
+import { AUD, accessToken, DETAIL, grantAll, ISS, ISS_KEY, OAUTH } from "./oauth-fixture.js";
 
 const META = "/.well-known/oauth-protected-resource/.well-known/mercure";
 const META_URL = `https://hub.example.com${META}`;
 const AS = "https://as.example.com";
-const DETAIL = "https://mercure.rocks/authorization-detail";
 
 /** Key issuer only, no active subscriptions. */
 let plain: Hub;

@@ -19,11 +19,8 @@ import {
   subscriberToken,
   subscribeUrl,
 } from "./hub-fixture.js";
+import { AUD, DETAIL, ISS, ISS_KEY } from "./oauth-fixture.js";
 
-const ISS = "https://issuer.example.com";
-const ISS_KEY = "issuer-secret-at-least-256-bits-long-000!!";
-const AUD = "https://hub.example.com/.well-known/mercure";
-const DETAIL = "https://mercure.rocks/authorization-detail";
 const API = "/.well-known/mercure/subscriptions";
 const MARKER = "https://example.com/marker";
 const APP_ORIGIN = "https://app.example";
