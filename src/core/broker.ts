@@ -164,6 +164,15 @@ function onSinkGone(this: { [kSession]?: Session }): void {
   this[kSession]?.close("client");
 }
 
+/** A change to a stream refused while its history replay runs (the replay follows the stream as it was). */
+function replayingError(): SseBrokerError {
+  return new SseBrokerError(
+    "SSEB_ERR_SUBSCRIBER_REPLAYING",
+    "the stream is still replaying history; try again when it is live",
+    { statusCode: 409 },
+  );
+}
+
 /** Whether a subscriber with these grants may receive a retained event (private ones need a grant). */
 function wantsOf(grants: SelectorSet | null): (e: Retained) => boolean {
   return (e) => !e.private || grants?.matchesAny(e.topics) === true;
@@ -668,12 +677,21 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /**
    * A live stream's token was replaced (e.g. by the Mercure hub's token refresh, after verifying the new
-   * one): its private rights become `grants` and it ends at the new token's expiry (never later than its
-   * lifetime allows), with a new notice before that. No effect on a closed stream.
+   * one): its private rights become `grants`, its own credential (for selector changes) `credentialHash`,
+   * and it ends at the new token's expiry (never later than its lifetime allows), with a new notice before
+   * that. No effect on a closed stream. Refused 409 during a history replay, like a selector change: the
+   * replay was planned with the old rights, and the new ones would apply to its rest only.
    */
-  renewToken(s: Session, tokenExpiresAt: number | undefined, grants: SelectorSet | null): void {
+  renewToken(
+    s: Session,
+    tokenExpiresAt: number | undefined,
+    grants: SelectorSet | null,
+    credentialHash: string | undefined,
+  ): void {
     if (s.closed) return;
+    if (s.replaying) throw replayingError();
     s.grants = grants;
+    s.credentialHash = credentialHash;
     s.tokenExpiresAt = tokenExpiresAt;
     this.#expiry.remove(s);
     this.#timeSession(s);
@@ -813,13 +831,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         statusCode: 404,
       });
     }
-    if (session.replaying) {
-      throw new SseBrokerError(
-        "SSEB_ERR_SUBSCRIBER_REPLAYING",
-        "the stream is still replaying history; try again when it is live",
-        { statusCode: 409 },
-      );
-    }
+    if (session.replaying) throw replayingError();
     const o = this.options;
     const old = session.selectorSet;
     const add = [...new Set(change.add ?? [])];

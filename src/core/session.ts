@@ -76,8 +76,8 @@ export class Session {
   readonly id = nextSessionId++;
   /** Public id of the stream (`urn:uuid:…`, the `SSE-Broker-Subscriber` header), unique on the broker. */
   readonly subscriberId: string;
-  /** SHA-256 (hex) of the stream's bearer token; `undefined` when it presented none. */
-  readonly credentialHash: string | undefined;
+  /** SHA-256 (hex) of the stream's bearer token; `undefined` when it presented none. A refresh replaces it. */
+  credentialHash: string | undefined;
   readonly sink: SessionSink;
   /** Replaced (never mutated) by `Broker.changeSelectors`, between two deliveries. */
   selectorSet: SelectorSet;

@@ -247,7 +247,8 @@ async function open(
   };
   const expiresAt = s.grants?.expiresAt;
   const token = s.grants?.token;
-  const release = token === undefined ? undefined : tokenStreamsOf(o)?.acquire(token);
+  const streams = token === undefined ? null : tokenStreamsOf(o);
+  const slot = token === undefined ? undefined : streams?.acquire(token);
   let pending: Awaited<ReturnType<Broker["prepare"]>>;
   try {
     pending = await broker.prepare({
@@ -269,12 +270,14 @@ async function open(
       credentialHash: token === undefined || token === "" ? undefined : credentialHashOf(token),
     });
   } catch (err) {
-    release?.();
+    slot?.release();
     throw err;
   }
-  if (release !== undefined) res.once("close", release);
+  if (slot !== undefined) res.once("close", slot.release);
   if (res.destroyed) return; // the client left while a backplane caught up ("close" released it)
-  openEventStream(req, res, pending, headers, lastEventIdHeader);
+  const session = openEventStream(req, res, pending, headers, lastEventIdHeader);
+  // A token refresh moves the stream's slot to the new token (token-refresh.ts).
+  if (slot !== undefined) streams?.bind(session, slot);
 }
 
 /**

@@ -8,7 +8,10 @@
  * must grant every selector of private updates the stream's current token grants (the same selector
  * strings; a classic `*` covers all): a refresh may widen a stream's rights, never narrow them behind its
  * back — a narrower token means a new stream. On success the stream's rights become the new token's and
- * it ends at the new `exp` (its notice moves with it).
+ * it ends at the new `exp` (its notice moves with it); the new token becomes the stream's own credential
+ * (selector changes) in place of the old one, and its `maxStreamsPerToken` slot moves to the new token
+ * (429 when that token already holds as many streams as it may open). Refused 409 while the stream
+ * replays history (Broker.renewToken).
  *
  * Any node: a node that does not hold the stream forwards {id, token} through the subscriber router
  * (src/subscribers/redis.ts); the holder runs `refreshLocally` with its own keys and its answer is
@@ -21,12 +24,13 @@ import type { Broker } from "../core/broker.js";
 import type { SelectorSet } from "../core/topic.js";
 import { notFoundError, SseBrokerError } from "../errors.js";
 import { sendJson } from "../http/respond.js";
-import { refusedError, subscriberRouterOf } from "../subscribers/change.js";
+import { credentialHashOf, refusedError, subscriberRouterOf } from "../subscribers/change.js";
 import { isAccessToken, verifyAccessToken } from "./access-token.js";
 import { authRequired, insufficientScope } from "./authorize.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import { HUB_PATH } from "./paths.js";
 import type { MercureSessionMeta } from "./registry.js";
+import { tokenStreamsOf } from "./token-streams.js";
 
 export const SUBSCRIBERS_PATH = `${HUB_PATH}/subscribers`;
 const BEARER = /^Bearer +([^\s]+)\s*$/i;
@@ -113,7 +117,11 @@ export async function refreshLocally(
   if (session.closed) throw notFoundError("no such subscriber"); // it ended while the token was verified
   // The stream was opened with the same tolerance on its token (see subscribe.ts).
   const end = expiresAt === undefined ? undefined : expiresAt + o.jwtClockToleranceSec * 1000;
-  broker.renewToken(session, end, grants);
+  // From here to the end nothing awaits: the room checked is the room taken.
+  const slot = tokenStreamsOf(o)?.slotOf(session);
+  slot?.checkRoom(token); // 429, as opening a stream with that token would be
+  broker.renewToken(session, end, grants, credentialHashOf(token)); // 409 during a replay
+  slot?.moveTo(token);
   return { expiresAt: session.expiresAt === undefined ? null : new Date(session.expiresAt).toISOString() };
 }
 

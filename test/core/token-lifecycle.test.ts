@@ -103,8 +103,9 @@ describe("token lifecycle events", () => {
       .subscribe({ selectors: ["a"], authorized: ["a"], expiresAt: Date.now() + 300, tokenLifecycle: true })
       .open(r.sink);
     const later = Date.now() + 60_000;
-    b.renewToken(s, later, b.matcher.compile(["a", "b"]));
+    b.renewToken(s, later, b.matcher.compile(["a", "b"]), "new-credential-hash");
     assert.equal(s.expiresAt, later);
+    assert.equal(s.credentialHash, "new-credential-hash");
     assert.equal(s.noticeAt, later - 100);
     assert.deepEqual(s.authorized, ["a", "b"]);
     // The stream outlives its old end: an event published after it still arrives.
@@ -115,7 +116,7 @@ describe("token lifecycle events", () => {
     assert.equal(s.closed, false);
     assert.doesNotMatch(r.text(), /sse-broker\./);
     // Renewed to end soon: the notice (due at once) and the final event follow.
-    b.renewToken(s, Date.now() + 50, s.grants);
+    b.renewToken(s, Date.now() + 50, s.grants, s.credentialHash);
     await waitFor("the stream ended", () => s.closed, 5000);
     assert.deepEqual(
       parse(r.text()).map((e) => e.event),
