@@ -5,9 +5,9 @@
  * The new token comes in `Authorization: Bearer` only (never the URL, never a cookie a cross-site form
  * would carry), and is verified as the stream's own was: the same dialect (a classic JWT, or a Mercure 1.0
  * access token), with the same subscriber key or trusted issuers, audience, issuer and clock tolerance. It
- * must grant every selector of private updates the stream's current token grants (the same selector
- * strings; a classic `*` covers all): a refresh may widen a stream's rights, never narrow them behind its
- * back — a narrower token means a new stream. On success the stream's rights become the new token's and
+ * must grant every selector of private updates the stream's current token grants (the same selectors: a
+ * 1.0 matcher's type and string, a classic selector's string; `*` covers all): a refresh may widen a
+ * stream's rights, never narrow them behind its back — a narrower token means a new stream. On success the stream's rights become the new token's and
  * it ends at the new `exp` (its notice moves with it); the new token becomes the stream's own credential
  * (selector changes) in place of the old one, and its `maxStreamsPerToken` slot moves to the new token
  * (429 when that token already holds as many streams as it may open). Refused 409 while the stream
@@ -34,6 +34,8 @@ import { tokenStreamsOf } from "./token-streams.js";
 
 export const SUBSCRIBERS_PATH = `${HUB_PATH}/subscribers`;
 const BEARER = /^Bearer +([^\s]+)\s*$/i;
+/** The key of a `*` selector, classic or 1.0 (matchers.ts): every topic. */
+const ANY = "*";
 
 /** The subscriber id of a `…/subscribers/{id}/token` path (the id percent-encoded or not); else `null`. */
 export function refreshTarget(path: string): string | null {
@@ -108,7 +110,7 @@ export async function refreshLocally(
     grants = g.subscribe === null ? null : broker.matcher.compile(g.subscribe);
     expiresAt = g.expiresAt;
   }
-  if (!covers(grants, session.grants, mercure.tokenDialect === "classic")) {
+  if (!covers(grants, session.grants)) {
     const message = "the new token does not grant every private selector of the stream's token";
     throw mercure.tokenDialect === "1"
       ? insufficientScope(message)
@@ -125,11 +127,14 @@ export async function refreshLocally(
   return { expiresAt: session.expiresAt === undefined ? null : new Date(session.expiresAt).toISOString() };
 }
 
-/** True when `fresh` grants every selector `old` does (by selector string; classic `*` covers all). */
-function covers(fresh: SelectorSet | null, old: SelectorSet | null, classic: boolean): boolean {
-  const wanted = old?.sources ?? [];
+/**
+ * True when `fresh` grants every selector `old` does, compared by key (a 1.0 matcher's type and string:
+ * an exact matcher spelt like a URL pattern grants far less); a `*` grant covers all, in both dialects.
+ */
+function covers(fresh: SelectorSet | null, old: SelectorSet | null): boolean {
+  const wanted = old?.selectors ?? [];
   if (wanted.length === 0) return true;
-  const have = new Set(fresh?.sources ?? []);
-  if (classic && have.has("*")) return true;
-  return wanted.every((s) => have.has(s));
+  const have = new Set(fresh?.selectors.map((s) => s.key));
+  if (have.has(ANY)) return true;
+  return wanted.every((s) => have.has(s.key));
 }
