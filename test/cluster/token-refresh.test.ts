@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
+import type { MercureOptions } from "../../src/mercure/index.js";
 import { createRedisSubscriberRouter } from "../../src/subscribers/redis.js";
 import { createRedisTransport } from "../../src/transport/redis.js";
 import { type RedisServer, startRedisServer, uniquePrefix } from "../helpers/redis-server.js";
@@ -43,9 +44,9 @@ describe("Mercure token refresh across nodes", () => {
     await redis.dispose();
   });
 
-  async function node(prefix: string, subscriberJwtKey?: string): Promise<Hub> {
+  async function node(prefix: string, subscriberJwtKey?: string, extra: MercureOptions = {}): Promise<Hub> {
     const hub = await startHub(
-      { anonymous: true, ...(subscriberJwtKey === undefined ? {} : { subscriberJwtKey }) },
+      { anonymous: true, ...(subscriberJwtKey === undefined ? {} : { subscriberJwtKey }), ...extra },
       {
         logger: null,
         demoRoutes: false,
@@ -105,6 +106,26 @@ describe("Mercure token refresh across nodes", () => {
       sse.events.map((e) => e.data),
       ["private after", "end"],
     );
+  });
+
+  it("moves the stream's maxStreamsPerToken slot on its holder, and returns its 429 with Retry-After", async () => {
+    const prefix = uniquePrefix();
+    const a = await node(prefix, undefined, { maxStreamsPerToken: 1 });
+    const b = await node(prefix);
+    const [t1, t2, t3] = await Promise.all([1, 2, 3].map((n) => subscriberToken(["*", `urn:n:${n}`])));
+    const s1 = await open(a, t1 as string);
+    const s2 = await open(a, t2 as string);
+    const full = await refresh(b, s1.subscriber, t2 as string);
+    assert.equal(full.status, 429, full.body);
+    assert.equal(errorCode(full), "SSEB_ERR_LIMIT_STREAMS_PER_TOKEN");
+    assert.ok(Number(full.headers["retry-after"]) > 0, "the holder's Retry-After comes through B");
+    // s2 moves to t3 (through B), which frees t2 for s1; then t1 is free on A.
+    assert.equal((await refresh(b, s2.subscriber, t3 as string)).status, 200);
+    const moved = await refresh(b, s1.subscriber, t2 as string);
+    assert.equal(moved.status, 200, moved.body);
+    const again = await connectSse(subscribeUrl(a.hub, [A]), { headers: { Authorization: `Bearer ${t1}` } });
+    cleanup.push(async () => again.close());
+    assert.equal(again.status, 200, "t1's slot on A was freed by the refresh");
   });
 
   it("returns the holder's refusals through B, and 404 when no node holds the id", async () => {
