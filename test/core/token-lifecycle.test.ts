@@ -3,6 +3,7 @@
  * before it and the final `sse-broker.closed` event at it, from the broker's one expiry timer.
  */
 import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
 import { afterEach, describe, it } from "node:test";
 import { createParser } from "eventsource-parser";
 import { Broker } from "../../src/core/broker.js";
@@ -94,6 +95,26 @@ describe("token lifecycle events", () => {
       .open(r.sink);
     await waitFor("the stream ended by its lifetime", () => s.closed, 5000);
     assert.equal(r.text(), "");
+  });
+
+  it("refuses to renew a stream's token during a history replay (409), leaving it as it was", async () => {
+    const b = broker({ tokenExpiryNoticeMs: 100 });
+    const big = "x".repeat(40 * 1024);
+    for (let i = 0; i < 3; i++) await b.publish({ topic: "a", data: big, id: `h${i}` });
+    // Nobody reads this sink: the replay writes its first chunk, then waits for a 'drain' that never comes.
+    const sink = new PassThrough({ highWaterMark: 1024 });
+    const end = Date.now() + 60_000;
+    const s = b
+      .subscribe({ selectors: ["a"], authorized: ["a"], lastEventId: "earliest", expiresAt: end })
+      .open(sink);
+    assert.equal(s.replaying, true);
+    assert.throws(() => b.renewToken(s, end + 60_000, b.matcher.compile(["*"]), "other"), {
+      code: "SSEB_ERR_SUBSCRIBER_REPLAYING",
+    });
+    assert.equal(s.expiresAt, end);
+    assert.deepEqual(s.authorized, ["a"]);
+    assert.equal(s.credentialHash, undefined);
+    s.close("client");
   });
 
   it("moves a stream's end and notice when its token is renewed, and replaces its rights", async () => {
