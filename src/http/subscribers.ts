@@ -3,7 +3,9 @@
  * the live stream with that subscriber id (its `SSE-Broker-Subscriber` header), on this node or, through
  * the registered router, on the node that holds it. Authorized as a publisher (the static publish token;
  * without one, the local-only rule of `/publish`), or by the bearer token the stream itself was opened
- * with. Answers `{"subscriber", "selectors"}` once the change is in effect.
+ * with. Answers `{"subscriber", "selectors"}` once the change is in effect. A Mercure hub's streams are
+ * changed in their own dialect by the hub (src/mercure/live-selectors.ts, which also serves the route
+ * that takes Mercure publisher tokens).
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
