@@ -25,7 +25,7 @@ import {
   subscribeUrl,
   token,
 } from "./hub-fixture.js";
-import { AUD, grantToken, ISS, ISS_KEY, OAUTH } from "./oauth-fixture.js";
+import { AUD, accessToken, DETAIL, grantToken, ISS, ISS_KEY, OAUTH } from "./oauth-fixture.js";
 
 const A = "https://example.com/a";
 const BOOK = "https://example.com/books/:id";
@@ -76,7 +76,7 @@ const idOf = (c: SseConnection): string => c.headers["sse-broker-subscriber"] as
 function expiredAccessToken(): Promise<string> {
   const past = Math.floor(Date.now() / 1000) - 3600;
   return new SignJWT({
-    authorization_details: [{ type: OAUTH_DETAIL, actions: ["publish"], topics: [{ match: "*" }] }],
+    authorization_details: [{ type: DETAIL, actions: ["publish"], topics: [{ match: "*" }] }],
   })
     .setProtectedHeader({ alg: "HS256", typ: "at+jwt" })
     .setIssuer(ISS)
@@ -85,7 +85,6 @@ function expiredAccessToken(): Promise<string> {
     .setExpirationTime(past)
     .sign(new TextEncoder().encode(ISS_KEY));
 }
-const OAUTH_DETAIL = "https://mercure.rocks/authorization-detail";
 
 describe("Mercure: a publisher token changes a stream's topics", () => {
   it("accepts a classic publisher JWT whose mercure.publish covers every added and removed selector", async () => {
@@ -296,7 +295,16 @@ describe("Mercure: subscription events and APIs follow a change", () => {
       subscribe: [{ match: API }, { match: `${API}/*`, match_type: "urlpattern" }],
     });
     const watcher = await open1([["match_urlpattern", `${API}/*`]], watch);
-    const own = await grantToken({ subscribe: [{ match: "*" }] });
+    // The added matcher's payload is the token's detail matching it, as on subscribe (draft-08, Payloads).
+    const own = await accessToken([
+      {
+        type: DETAIL,
+        actions: ["subscribe"],
+        topics: [{ match: BOOK, match_type: "urlpattern" }],
+        payload: { p: "book" },
+      },
+      { type: DETAIL, actions: ["subscribe"], topics: [{ match: "*" }], payload: { p: "any" } },
+    ]);
     const c = await connectSse(`${hub.hub}?${new URLSearchParams([["match", A]])}`, bearer(own));
     const id = idOf(c);
     const about = () =>
@@ -318,6 +326,7 @@ describe("Mercure: subscription events and APIs follow a change", () => {
         listed.map((d) => `${d.match_type} ${d.match}`),
         [`urlpattern ${BOOK}`],
       );
+      assert.deepEqual(listed[0]?.payload, { p: "book" });
     } finally {
       c.close();
     }
