@@ -102,7 +102,9 @@ export interface SubscribeOptions {
 
 /** A change of a live subscription's selectors (see `Broker.changeSelectors`). */
 export interface SelectorChange {
-  readonly add?: readonly string[] | undefined;
+  /** Selector strings (compiled as `subscribe` compiles them), or selectors already compiled (another dialect's). */
+  readonly add?: readonly (string | Selector)[] | undefined;
+  /** Selector keys (`Selector.key`; a classic selector's key is its string). */
   readonly remove?: readonly string[] | undefined;
 }
 
@@ -834,11 +836,15 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (session.replaying) throw replayingError();
     const o = this.options;
     const old = session.selectorSet;
-    const add = [...new Set(change.add ?? [])];
+    // By key: a compiled selector of another dialect never stands for a classic one of the same text.
+    const wanted = new Map<string, string | Selector>();
+    for (const x of change.add ?? []) wanted.set(typeof x === "string" ? x : x.key, x);
     const remove = new Set(change.remove ?? []);
-    for (const x of add) remove.delete(x);
-    const kept = old.selectors.filter((s) => !remove.has(s.source) && !add.includes(s.source));
-    const fresh = add.map((x) => old.selectors.find((s) => s.source === x) ?? this.#compile(x));
+    for (const k of wanted.keys()) remove.delete(k);
+    const kept = old.selectors.filter((s) => !remove.has(s.key) && !wanted.has(s.key));
+    const fresh = [...wanted].map(
+      ([k, x]) => old.selectors.find((s) => s.key === k) ?? (typeof x === "string" ? this.#compile(x) : x),
+    );
     const next = [...kept, ...fresh];
     if (next.length === 0) throw badRequest("at least one topic is required", "SSEB_ERR_TOPIC_INVALID");
     if (next.length > o.maxSelectorsPerSubscription) {

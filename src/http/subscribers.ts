@@ -3,18 +3,20 @@
  * the live stream with that subscriber id (its `SSE-Broker-Subscriber` header), on this node or, through
  * the registered router, on the node that holds it. Authorized as a publisher (the static publish token;
  * without one, the local-only rule of `/publish`), or by the bearer token the stream itself was opened
- * with. Answers `{"subscriber", "selectors"}` once the change is in effect.
+ * with. Answers `{"subscriber", "selectors"}` once the change is in effect. A Mercure hub's streams are
+ * changed in their own dialect by the hub (src/mercure/live-selectors.ts, which also serves the route
+ * that takes Mercure publisher tokens).
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
 import { badRequest, SseBrokerError } from "../errors.js";
 import {
-  applyLocally,
+  type ChangeEntry,
   type ChangeRequest,
+  changeAnywhere,
   credentialHashOf,
-  refusedError,
-  subscriberRouterOf,
+  subscriberNotFound,
 } from "../subscribers/change.js";
 import { decodeUtf8, mediaType, parsedBody, readBody } from "./body.js";
 import { assertLocal } from "./limits.js";
@@ -73,7 +75,7 @@ export async function handleSelectorChange(
     publisher = true;
   }
   const { add, remove } = await changeOf(req, o.maxBodyBytes, o.maxSelectorsPerSubscription);
-  if (id === null) throw notFound();
+  if (id === null) throw subscriberNotFound();
   const change: ChangeRequest = {
     id,
     add,
@@ -81,28 +83,19 @@ export async function handleSelectorChange(
     publisher,
     credentialHash: given === "" ? null : credentialHashOf(given),
   };
-  let selectors = applyLocally(broker, change);
-  if (selectors === null) {
-    const answer = await subscriberRouterOf(broker)?.forward(change);
-    if (answer == null) throw notFound();
-    if (!answer.ok) throw refusedError(answer);
-    selectors = answer.selectors;
-  }
+  const selectors = await changeAnywhere(broker, change);
   sendJson(res, 200, { subscriber: id, selectors }, headers);
 }
 
-function notFound(): SseBrokerError {
-  return new SseBrokerError("SSEB_ERR_SUBSCRIBER_NOT_FOUND", "no open stream has this subscriber id", {
-    statusCode: 404,
-  });
-}
-
-/** The body: a JSON object with `add` and/or `remove`, lists of strings, at least one selector in all. */
-async function changeOf(
+/**
+ * The body: a JSON object with `add` and/or `remove`, lists of entries (selector strings, or one-key
+ * matcher objects for Mercure 1.0 streams, read by the holder), at least one entry in all.
+ */
+export async function changeOf(
   req: IncomingMessage,
   maxBodyBytes: number,
   maxSelectors: number,
-): Promise<{ add: string[]; remove: string[] }> {
+): Promise<{ add: ChangeEntry[]; remove: ChangeEntry[] }> {
   if (mediaType(req) !== "application/json") {
     req.resume();
     throw new SseBrokerError("SSEB_ERR_MEDIA_TYPE_UNSUPPORTED", "Content-Type must be application/json", {
@@ -132,12 +125,19 @@ async function changeOf(
   return { add, remove };
 }
 
-function listOf(v: unknown, name: string, max: number): string[] {
+function listOf(v: unknown, name: string, max: number): ChangeEntry[] {
   if (v === undefined) return [];
-  if (!Array.isArray(v) || !v.every((x) => typeof x === "string"))
-    throw badRequest(`"${name}" must be a list of strings`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string" || isMatcherObject(x)))
+    throw badRequest(`"${name}" must be a list of selector strings or {"match_urlpattern": "…"} objects`);
   if (v.length > max) {
     throw badRequest(`"${name}" may list at most ${max} selectors`, "SSEB_ERR_LIMIT_SELECTORS");
   }
-  return v as string[];
+  return v as ChangeEntry[];
+}
+
+/** One key (a short name; the hub judges it) with a string value: what crosses nodes stays this small. */
+function isMatcherObject(x: unknown): boolean {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
+  const keys = Object.keys(x);
+  return keys.length === 1 && (keys[0] as string).length <= 40 && typeof Object.values(x)[0] === "string";
 }

@@ -10,40 +10,87 @@
 import type { Broker } from "../core/broker.js";
 import type { Session } from "../core/session.js";
 import type { Logger } from "../options.js";
-import { mercureMeta, subscriptionDocument, subscriptionDocument1 } from "./registry.js";
+import {
+  type MercureSessionMeta,
+  mercureMeta,
+  subscriptionDocument,
+  subscriptionDocument1,
+} from "./registry.js";
 
 /** The reserved SSE event type of the hub's own Mercure 1.0 events. */
 const MERCURE_EVENT_TYPE = "mercure";
 
-/** Starts publishing subscription events; returns a function that stops it. */
+/** One subscription's events: its id (topic of its events) and its document, active or not. */
+interface Announced {
+  readonly type: string | undefined;
+  doc(active: boolean): unknown;
+}
+
+/** A session's subscriptions by id, from its current hub metadata. */
+function subscriptionsOf(m: MercureSessionMeta): Map<string, Announced> {
+  const out = new Map<string, Announced>();
+  for (const topic of m.topics) {
+    const id = subscriptionDocument(topic, m.subscriber, true, m.payload).id;
+    out.set(id, {
+      type: undefined,
+      doc: (active) => subscriptionDocument(topic, m.subscriber, active, m.payload),
+    });
+  }
+  for (const s of m.matchers ?? []) {
+    const id = subscriptionDocument1(s, m.subscriber, true).id;
+    out.set(id, {
+      type: MERCURE_EVENT_TYPE,
+      doc: (active) => subscriptionDocument1(s, m.subscriber, active),
+    });
+  }
+  return out;
+}
+
+/**
+ * Starts publishing subscription events; returns a function that stops it. A change of a stream's
+ * selectors announces the subscriptions it added (`active: true`) and ended (`active: false`); at the end
+ * of the stream only its current subscriptions end.
+ */
 export function publishSubscriptionEvents(broker: Broker, log: Logger | null): () => void {
-  const emit = (session: Session, active: boolean): void => {
+  /** What each open session's events announced as active. */
+  const announced = new WeakMap<Session, Map<string, Announced>>();
+  const send = (subscriber: string, topic: string, doc: unknown, type: string | undefined): void => {
+    // A closing broker refuses publishes: that end-of-subscription event is lost with the hub itself.
+    broker
+      .publish({ topic, data: JSON.stringify(doc), type, private: true, ephemeral: true })
+      .catch((err: unknown) => {
+        if (!broker.closed) log?.warn({ err, subscriber }, "subscription event not published");
+      });
+  };
+  const onOpen = (session: Session): void => {
     const m = mercureMeta(session);
     if (m === undefined) return;
-    const send = (topic: string, doc: unknown, type: string | undefined): void => {
-      // A closing broker refuses publishes: that end-of-subscription event is lost with the hub itself.
-      broker
-        .publish({ topic, data: JSON.stringify(doc), type, private: true, ephemeral: true })
-        .catch((err: unknown) => {
-          if (!broker.closed)
-            log?.warn({ err, subscriber: m.subscriber }, "subscription event not published");
-        });
-    };
-    for (const topic of m.topics) {
-      const doc = subscriptionDocument(topic, m.subscriber, active, m.payload);
-      send(doc.id, doc, undefined);
-    }
-    for (const s of m.matchers ?? []) {
-      const doc = subscriptionDocument1(s, m.subscriber, active);
-      send(doc.id, doc, MERCURE_EVENT_TYPE);
-    }
+    const subs = subscriptionsOf(m);
+    announced.set(session, subs);
+    for (const [id, s] of subs) send(m.subscriber, id, s.doc(true), s.type);
   };
-  const onOpen = (s: Session): void => emit(s, true);
-  const onClose = (s: Session): void => emit(s, false);
+  const onChange = (session: Session): void => {
+    const m = mercureMeta(session);
+    const before = announced.get(session);
+    if (m === undefined || before === undefined || session.closed) return;
+    const now = subscriptionsOf(m);
+    announced.set(session, now);
+    for (const [id, s] of before) if (!now.has(id)) send(m.subscriber, id, s.doc(false), s.type);
+    for (const [id, s] of now) if (!before.has(id)) send(m.subscriber, id, s.doc(true), s.type);
+  };
+  const onClose = (session: Session): void => {
+    const m = mercureMeta(session);
+    if (m === undefined) return;
+    const subs = announced.get(session) ?? subscriptionsOf(m);
+    announced.delete(session);
+    for (const [id, s] of subs) send(m.subscriber, id, s.doc(false), s.type);
+  };
   broker.on("session-open", onOpen);
+  broker.on("session-selectors", onChange);
   broker.on("session-close", onClose);
   return () => {
     broker.off("session-open", onOpen);
+    broker.off("session-selectors", onChange);
     broker.off("session-close", onClose);
   };
 }

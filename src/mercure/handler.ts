@@ -6,20 +6,22 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Broker } from "../core/broker.js";
+import type { Session } from "../core/session.js";
 import { notFoundError, SseBrokerError } from "../errors.js";
 import { type CorsOrigins, corsHeaders, preflightHeaders } from "../http/cors.js";
 import type { RouteHandler } from "../http/handler.js";
 import { loggableError } from "../http/loggable-error.js";
 import { sendError } from "../http/respond.js";
-import { setTokenRefresher } from "../subscribers/change.js";
+import { setStreamChanger, setTokenRefresher } from "../subscribers/change.js";
 import { servesMercure1 } from "./dialect.js";
 import { mercureLinkHeader } from "./discovery.js";
 import { publishSubscriptionEvents } from "./events.js";
+import { changeHubStream, handleSelectorChange, selectorsTarget } from "./live-selectors.js";
 import { handleMetadata, metadataPath, metadataUrlOf } from "./metadata.js";
 import { type MercureOptions, resolveMercureOptions } from "./options.js";
 import { HUB_PATH, SUBSCRIPTIONS_PATH } from "./paths.js";
 import { handlePublish } from "./publish.js";
-import { LocalSubscriptionRegistry, type SubscriptionRegistry } from "./registry.js";
+import { LocalSubscriptionRegistry, mercureMeta, type SubscriptionRegistry } from "./registry.js";
 import { handleSubscribe } from "./subscribe.js";
 import { asksForEventStream, handleBodySubscribe } from "./subscribe-body.js";
 import { handleSubscriptionsApi } from "./subscriptions-api.js";
@@ -41,6 +43,9 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
   const registry: SubscriptionRegistry | null = o.subscriptions
     ? (o.registry ?? new LocalSubscriptionRegistry(broker))
     : null;
+  // Each stream's metadata records the selectors it opened with, so that a later change is told apart.
+  const pinMeta = (s: Session): void => void mercureMeta(s);
+  broker.on("session-open", pinMeta);
   // A registry keeping its own records (RedisSubscriptionRegistry) follows this broker's sessions.
   registry?.attach?.(broker);
   const stopEvents = o.subscriptions ? publishSubscriptionEvents(broker, log) : () => {};
@@ -68,9 +73,12 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
     const subscribePost = method === "POST" && servesMercure1(o) && asksForEventStream(req);
     // A token refresh is the subscriber's own request (subscriber origins).
     const refreshFor = refreshTarget(path);
+    // So is a change of its topics; a publisher's server needs no CORS.
+    const selectorsFor = refreshFor === null ? selectorsTarget(path) : null;
     // Publishing and subscribing have separate origin lists; a preflight says which one it asks about.
     const publishing =
       refreshFor === null &&
+      selectorsFor === null &&
       ((method === "POST" && !subscribePost) || (method === "OPTIONS" && isPublishPreflight(req)));
     const origins: CorsOrigins = publishing ? o.publishOrigins : o.corsOrigins;
     const headers: Record<string, string> = { ...corsHeaders(req, origins), Link: link };
@@ -87,6 +95,11 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
       } else if (refreshFor !== null) {
         if (method === "OPTIONS") preflight(req, res, origins, REFRESH_METHODS);
         else if (method === "POST") await handleTokenRefresh(broker, o, req, res, refreshFor, headers);
+        else throw methodNotAllowed(REFRESH_METHODS, headers);
+      } else if (selectorsFor !== null) {
+        if (method === "OPTIONS") preflight(req, res, origins, REFRESH_METHODS);
+        else if (method === "POST")
+          await handleSelectorChange(broker, o, req, res, url, selectorsFor, headers);
         else throw methodNotAllowed(REFRESH_METHODS, headers);
       } else if (isApi) {
         if (method === "OPTIONS") preflight(req, res, origins, API_METHODS);
@@ -112,9 +125,15 @@ export function createMercureHandler(broker: Broker, options: MercureOptions = {
   };
   // Other nodes' refreshes of this node's streams are verified with this hub's keys (subscriber router).
   setTokenRefresher(broker, (id, token) => refreshLocally(broker, o, id, token));
+  // Changes of this hub's streams, from this node's routes or another node's, in the stream's dialect.
+  setStreamChanger(broker, (session, change, trusted) =>
+    changeHubStream(broker, o, session, change, trusted),
+  );
   const close = (): void => {
     stopEvents();
+    broker.off("session-open", pinMeta);
     setTokenRefresher(broker, null);
+    setStreamChanger(broker, null);
   };
   return Object.assign(handler, { close });
 }

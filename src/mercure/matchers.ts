@@ -120,9 +120,16 @@ export function readMatchers(fields: UrlEncodedFields, o: ResolvedMercureOptions
  */
 export function compileMatchers(m: Mercure1Matchers, base: string, o: ResolvedMercureOptions): Selector[] {
   return m.pairs.map(([type, value]) => {
+    const key = matcherKey(type, value, base);
     if (value === "*") return new Selector("*", null);
-    if (type === "exact") return new Selector(value, null, `\u0001exact\u0001${value}`);
+    if (type === "exact") return new Selector(value, null, key);
     const matcher = compileUrlPattern(value, base, { allowRegExpGroups: o.urlPatternRegExpGroups });
-    return new Selector(value, matcher, `\u0001urlpattern\u0001${base}\u0001${value}`);
+    return new Selector(value, matcher, key);
   });
+}
+
+/** The `Selector.key` `compileMatchers` gives a matcher, without compiling it (to name it for removal). */
+export function matcherKey(type: "exact" | "urlpattern", value: string, base: string): string {
+  if (value === "*") return "*";
+  return type === "exact" ? `\u0001exact\u0001${value}` : `\u0001urlpattern\u0001${base}\u0001${value}`;
 }

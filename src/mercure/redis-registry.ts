@@ -29,6 +29,7 @@ import { MATCH_TYPES, type MatchType, subscriptionId, subscriptionId1 } from "./
 import {
   type Mercure1SubscriptionDocument,
   type Mercure1SubscriptionFilter,
+  type MercureSessionMeta,
   matchesFilter1,
   mercureMeta,
   type SubscriptionDocument,
@@ -91,6 +92,8 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
   readonly #redis: Redis;
   /** This node's subscriptions (field → JSON), the source of truth for rewriting the hash. */
   readonly #own = new Map<string, string>();
+  /** Each open session's fields as last written (what a change or the close takes away). */
+  readonly #written = new WeakMap<Session, Map<string, string>>();
   #timer: NodeJS.Timeout | undefined;
   #broker: Broker | undefined;
   #detach: () => void = () => {};
@@ -152,13 +155,16 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     if (this.#closing !== undefined) throw new Error("RedisSubscriptionRegistry is closed");
     this.#broker = broker;
     const onOpen = (s: Session): void => this.#opened(s);
+    const onChange = (s: Session): void => this.#changed(s);
     const onClose = (s: Session): void => this.#closed(s);
     const onBrokerClose = (): void => void this.close();
     broker.on("session-open", onOpen);
+    broker.on("session-selectors", onChange);
     broker.on("session-close", onClose);
     broker.once("close", onBrokerClose);
     this.#detach = () => {
       broker.off("session-open", onOpen);
+      broker.off("session-selectors", onChange);
       broker.off("session-close", onClose);
       broker.off("close", onBrokerClose);
     };
@@ -244,37 +250,44 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
   #opened(session: Session): void {
     const m = mercureMeta(session);
     if (m === undefined || this.#closing !== undefined) return;
-    const fields: string[] = [];
-    for (const topic of m.topics) {
-      const entry: Entry = { topic, subscriber: m.subscriber, payload: m.payload };
-      const field = subscriptionId(topic, m.subscriber);
-      const value = JSON.stringify(entry);
-      this.#own.set(field, value);
-      fields.push(field, value);
-    }
-    for (const sub of m.matchers ?? []) {
-      const entry: Entry1 = { ...sub, subscriber: m.subscriber };
-      const field = subscriptionId1(sub.matchType, sub.match, m.subscriber);
-      const value = JSON.stringify(entry);
-      this.#own.set(field, value);
-      fields.push(field, value);
-    }
-    if (fields.length === 0) return;
+    const entries = entriesOf(m);
+    this.#written.set(session, entries);
+    for (const [field, value] of entries) this.#own.set(field, value);
+    if (entries.size === 0) return;
     // The TTL goes with the first write, so a node killed before its next refresh leaves nothing forever.
     this.#write(
       this.#redis
         .multi()
-        .hset(this.key, ...fields)
+        .hset(this.key, ...[...entries].flat())
         .pexpire(this.key, this.#ttlMs)
         .exec(),
     );
   }
 
+  /** A stream's selectors changed: its subscriptions that ended leave the hash, the new ones enter it. */
+  #changed(session: Session): void {
+    const m = mercureMeta(session);
+    const before = this.#written.get(session);
+    if (m === undefined || before === undefined || session.closed || this.#closing !== undefined) return;
+    const now = entriesOf(m);
+    this.#written.set(session, now);
+    const gone = [...before.keys()].filter((f) => !now.has(f));
+    const fresh = [...now].filter(([f, v]) => before.get(f) !== v);
+    for (const f of gone) this.#own.delete(f);
+    for (const [f, v] of fresh) this.#own.set(f, v);
+    if (gone.length === 0 && fresh.length === 0) return;
+    const tx = this.#redis.multi();
+    if (gone.length > 0) tx.hdel(this.key, ...gone);
+    if (fresh.length > 0) tx.hset(this.key, ...fresh.flat()).pexpire(this.key, this.#ttlMs);
+    this.#write(tx.exec());
+  }
+
   #closed(session: Session): void {
     const m = mercureMeta(session);
     if (m === undefined) return;
-    const fields = m.topics.map((topic) => subscriptionId(topic, m.subscriber));
-    for (const sub of m.matchers ?? []) fields.push(subscriptionId1(sub.matchType, sub.match, m.subscriber));
+    // What this registry wrote for it: its current subscriptions only.
+    const fields = [...(this.#written.get(session) ?? entriesOf(m)).keys()];
+    this.#written.delete(session);
     for (const f of fields) this.#own.delete(f);
     if (fields.length === 0 || this.#closing !== undefined) return;
     this.#write(this.#redis.hdel(this.key, ...fields));
@@ -343,6 +356,20 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
       "Subscription registry: Redis available again",
     );
   }
+}
+
+/** A session's hash fields (subscription IRI → JSON entry), from its current hub metadata. */
+function entriesOf(m: MercureSessionMeta): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const topic of m.topics) {
+    const entry: Entry = { topic, subscriber: m.subscriber, payload: m.payload };
+    out.set(subscriptionId(topic, m.subscriber), JSON.stringify(entry));
+  }
+  for (const sub of m.matchers ?? []) {
+    const entry: Entry1 = { ...sub, subscriber: m.subscriber };
+    out.set(subscriptionId1(sub.matchType, sub.match, m.subscriber), JSON.stringify(entry));
+  }
+  return out;
 }
 
 function parseEntry(value: string): Entry | null {

@@ -6,6 +6,7 @@
  */
 import type { Broker } from "../core/broker.js";
 import type { Session } from "../core/session.js";
+import type { SelectorSet } from "../core/topic.js";
 import { JSONLD_CONTEXT, type MatchType, subscriptionId, subscriptionId1 } from "./paths.js";
 
 /** What the hub keeps in `session.meta.mercure` for each subscriber connection. */
@@ -20,6 +21,8 @@ export interface MercureSessionMeta {
   readonly matchers?: readonly Mercure1Subscription[] | undefined;
   /** How its token was verified (`1`: a Mercure 1.0 access token); absent for an anonymous stream. */
   readonly tokenDialect?: "classic" | "1" | undefined;
+  /** The payload its token gives a Mercure 1.0 subscription with this matcher (one added later too). */
+  readonly payloadOf?: ((match: string) => unknown) | undefined;
 }
 
 /** One Mercure 1.0 subscription of a connection: its matcher and the payload its token gives it. */
@@ -123,9 +126,43 @@ export function matchesFilter1(s: Mercure1Subscription, subscriber: string, f: M
   );
 }
 
-/** The hub's metadata of a session, or `undefined` for sessions opened by other routes. */
+/** The selectors (`SelectorSet.key`) each session's hub metadata describes. */
+const described = new WeakMap<Session, string>();
+
+/**
+ * The hub's metadata of a session, or `undefined` for sessions opened by other routes. It follows the
+ * session's selectors: after a change (`Broker.changeSelectors`), its classic topics or 1.0 matchers are
+ * the current ones (kept subscriptions keep their payload), and `session.meta.mercure` is replaced with it.
+ * The first look (the hub looks when the session opens) records what the opening metadata describes.
+ */
 export function mercureMeta(session: Session): MercureSessionMeta | undefined {
-  return session.meta.mercure as MercureSessionMeta | undefined;
+  const m = session.meta.mercure as MercureSessionMeta | undefined;
+  if (m === undefined) return undefined;
+  const key = session.selectorSet.key;
+  const was = described.get(session);
+  described.set(session, key);
+  if (was === undefined || was === key) return m;
+  const next = describe(m, session.selectorSet);
+  session.meta.mercure = next;
+  return next;
+}
+
+/** `m` made to describe `set`: classic topics are the selectors; 1.0 matchers are read from their kind. */
+function describe(m: MercureSessionMeta, set: SelectorSet): MercureSessionMeta {
+  if (m.matchers === undefined) return { ...m, topics: [...set.sources] };
+  const old = m.matchers;
+  const matchers = set.selectors.map((sel): Mercure1Subscription => {
+    const matchType: MatchType = sel.kind === "template" ? "urlpattern" : "exact";
+    const kept = old.find(
+      (x) => x.match === sel.source && (sel.kind === "wildcard" || x.matchType === matchType),
+    );
+    if (kept !== undefined) return kept;
+    const payload = m.payloadOf?.(sel.source);
+    return payload === undefined
+      ? { matchType, match: sel.source }
+      : { matchType, match: sel.source, payload };
+  });
+  return { ...m, matchers };
 }
 
 /** This process's subscriptions, read from the broker's open sessions. */

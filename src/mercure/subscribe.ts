@@ -244,6 +244,7 @@ async function open(
     payload: s.grants?.payload,
     matchers: s.matchers,
     tokenDialect: s.grants === null ? undefined : s.grants.authorizedCompiled === undefined ? "classic" : "1",
+    payloadOf: s.grants?.payloadFor, // for matchers added later (live-selectors.ts)
   };
   const expiresAt = s.grants?.expiresAt;
   const token = s.grants?.token;
@@ -307,7 +308,7 @@ const SUBSCRIBER_SAMPLE = "urn:uuid:00000000-0000-0000-0000-000000000000";
  * Every subscription must be able to announce itself (draft-08, Subscription Events): one whose event topic
  * (the matcher percent-encoded, up to 9 times longer) would be over the topic length limit is refused.
  */
-function checkEventTopics(m: Mercure1Matchers): void {
+export function checkEventTopics(m: Mercure1Matchers): void {
   for (const [type, value] of m.pairs) {
     if (subscriptionId1(type, value, SUBSCRIBER_SAMPLE).length > MAX_TOPIC_LENGTH) {
       throw badRequest(
@@ -319,7 +320,7 @@ function checkEventTopics(m: Mercure1Matchers): void {
 }
 
 /** Limits hit here count in /metrics' sse_broker_refused_total like the broker's own refusals. */
-function countRefusal(broker: Broker, err: unknown): void {
+export function countRefusal(broker: Broker, err: unknown): void {
   const code = (err as SseBrokerError).code;
   if (code === "SSEB_ERR_LIMIT_SELECTORS") refusalsOf(broker).selectors++;
   else if (code === "SSEB_ERR_LIMIT_SELECTOR") refusalsOf(broker).selector_bounds++;

@@ -1,26 +1,55 @@
 /**
  * Requests about a live stream by its subscriber id, answered by the node holding it (this one, or another
  * reached through a `SubscriberRouter`, see redis.ts), wherever the request came in. Two kinds:
- * - a selector change: the receiving node decides whether it came from a publisher, the holder checks the
- *   subscriber's own credential and applies it. Only the bearer token's SHA-256 travels.
+ * - a selector change: the receiving node decides whether it came from a publisher (for a Mercure
+ *   publisher token: which rights it has), the holder checks the subscriber's own credential or those
+ *   rights and applies it. Only the bearer token's SHA-256 and the verified rights travel.
  * - a token refresh (Mercure, token-refresh.ts): the holder verifies the new token with its own keys and
  *   renews the stream. That token itself travels, in the forwarded message only (never stored or logged).
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Broker } from "../core/broker.js";
-import { type ErrorCode, ErrorCodes, SseBrokerError } from "../errors.js";
+import type { Session } from "../core/session.js";
+import { badRequest, type ErrorCode, ErrorCodes, SseBrokerError } from "../errors.js";
+
+/**
+ * One entry of `add` or `remove`: a selector string, or, for a Mercure 1.0 stream, a matcher object with
+ * one key (`{"match_urlpattern": "…"}`, `{"match": "…"}`), read by the hub (src/mercure/live-selectors.ts).
+ */
+export type ChangeEntry = string | Readonly<Record<string, string>>;
+
+/**
+ * A verified Mercure publisher token's publish rights, as data (the token itself never travels): the
+ * holder checks them against the stream's own dialect. Classic: `mercure.publish` selectors; 1.0: the
+ * `publish` matchers of the access token's authorization details.
+ */
+export type PublishRights =
+  | { readonly dialect: "classic"; readonly selectors: readonly string[] }
+  | { readonly dialect: "1"; readonly matchers: readonly (readonly ["exact" | "urlpattern", string])[] };
 
 /** One change, as it travels between nodes (JSON-safe). */
 export interface ChangeRequest {
   readonly id: string;
-  readonly add: readonly string[];
-  readonly remove: readonly string[];
+  readonly add: readonly ChangeEntry[];
+  readonly remove: readonly ChangeEntry[];
   /** The receiving node authorized it as a publisher (static publish token, or local-only rule). */
   readonly publisher: boolean;
   /** SHA-256 (hex) of the bearer token the request carried; `null` without one. */
   readonly credentialHash: string | null;
+  /** A Mercure publisher token's rights (the hub's route); they must cover every entry. */
+  readonly rights?: PublishRights | null | undefined;
 }
+
+/**
+ * Applies a change to a stream of the hub that registered it (`trusted`: a publisher's or the stream's own
+ * request; otherwise the changer decides from `change.rights`); `undefined` for streams it does not own.
+ */
+export type StreamChanger = (
+  session: Session,
+  change: ChangeRequest,
+  trusted: boolean,
+) => readonly ChangeEntry[] | undefined;
 
 /** A new bearer token for a live Mercure stream, as it travels to the holder (JSON-safe). */
 export interface TokenRefreshRequest {
@@ -41,7 +70,7 @@ export interface RefusedAnswer {
 }
 
 /** A change's answer, as it travels between nodes. */
-export type ChangeAnswer = { readonly ok: true; readonly selectors: readonly string[] } | RefusedAnswer;
+export type ChangeAnswer = { readonly ok: true; readonly selectors: readonly ChangeEntry[] } | RefusedAnswer;
 
 /** A refresh's answer: the stream's new end (ISO 8601), `null` for none. */
 export type TokenAnswer = { readonly ok: true; readonly expiresAt: string | null } | RefusedAnswer;
@@ -71,17 +100,47 @@ export function credentialHashOf(token: string): string {
  * SSEB_ERR_SUBSCRIBER_FORBIDDEN unless the request is a publisher's or carries the stream's own token,
  * and the coded errors of `Broker.changeSelectors`.
  */
-export function applyLocally(broker: Broker, change: ChangeRequest): readonly string[] | null {
+export function applyLocally(broker: Broker, change: ChangeRequest): readonly ChangeEntry[] | null {
   const session = broker.subscriber(change.id);
   if (session === undefined || session.closed) return null;
-  if (!change.publisher && !sameHash(change.credentialHash, session.credentialHash)) {
-    throw new SseBrokerError(
-      "SSEB_ERR_SUBSCRIBER_FORBIDDEN",
-      "only a publisher or the stream's own token may change its selectors",
-      { statusCode: 403 },
-    );
+  const trusted = change.publisher || sameHash(change.credentialHash, session.credentialHash);
+  const byHub = changers.get(broker)?.(session, change, trusted);
+  if (byHub !== undefined) return byHub;
+  if (!trusted) throw changeForbidden();
+  const add = change.add.filter((x) => typeof x === "string");
+  const remove = change.remove.filter((x) => typeof x === "string");
+  if (add.length !== change.add.length || remove.length !== change.remove.length) {
+    throw badRequest("matcher objects are for Mercure 1.0 streams; this stream takes selector strings");
   }
-  return broker.changeSelectors(session, { add: change.add, remove: change.remove });
+  return broker.changeSelectors(session, { add, remove });
+}
+
+/**
+ * Applies `change` here or, through the registered router, on the node holding the stream; its new
+ * selectors. Throws 404 SSEB_ERR_SUBSCRIBER_NOT_FOUND when no node holds it, and the holder's refusals.
+ */
+export async function changeAnywhere(broker: Broker, change: ChangeRequest): Promise<readonly ChangeEntry[]> {
+  const selectors = applyLocally(broker, change);
+  if (selectors !== null) return selectors;
+  const answer = await subscriberRouterOf(broker)?.forward(change);
+  if (answer == null) throw subscriberNotFound();
+  if (!answer.ok) throw refusedError(answer);
+  return answer.selectors;
+}
+
+export function subscriberNotFound(): SseBrokerError {
+  return new SseBrokerError("SSEB_ERR_SUBSCRIBER_NOT_FOUND", "no open stream has this subscriber id", {
+    statusCode: 404,
+  });
+}
+
+/** The 403 for a request that is neither a publisher's nor the stream's own. */
+export function changeForbidden(): SseBrokerError {
+  return new SseBrokerError(
+    "SSEB_ERR_SUBSCRIBER_FORBIDDEN",
+    "only a publisher or the stream's own token may change its selectors",
+    { statusCode: 403 },
+  );
 }
 
 /** `applyLocally` as an answer for another node (coded errors become data; others are rethrown). */
@@ -145,4 +204,12 @@ const refreshers = new WeakMap<Broker, TokenRefresher>();
 export function setTokenRefresher(broker: Broker, refresher: TokenRefresher | null): void {
   if (refresher === null) refreshers.delete(broker);
   else refreshers.set(broker, refresher);
+}
+
+const changers = new WeakMap<Broker, StreamChanger>();
+
+/** The Mercure hub registers how its streams are changed (their dialect, its publishers' rights). */
+export function setStreamChanger(broker: Broker, changer: StreamChanger | null): void {
+  if (changer === null) changers.delete(broker);
+  else changers.set(broker, changer);
 }

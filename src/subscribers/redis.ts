@@ -229,6 +229,8 @@ export class RedisSubscriberRouter implements SubscriberRouter {
           remove: Array.isArray(r.remove) ? r.remove : [],
           publisher: r.publisher === true,
           credentialHash: typeof r.credentialHash === "string" ? r.credentialHash : null,
+          // Verified on the asking node; the hub's changer checks its shape before using it.
+          rights: typeof r.rights === "object" ? r.rights : null,
         });
       }
     } catch (err) {
