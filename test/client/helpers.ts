@@ -5,7 +5,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ClientEvents, SseClient, SseMessage } from "../../src/client/index.js";
+import type { SseClient, SseMessage } from "../../src/client/index.js";
 import { type CreateBrokerOptions, createBroker, type SseBroker } from "../../src/index.js";
 
 export interface RecordedRequest {
@@ -43,9 +43,12 @@ export async function startRecordingBroker(options: CreateBrokerOptions = {}): P
   };
 }
 
-export type Seen =
-  | { kind: "data"; message: SseMessage }
-  | { kind: Exclude<keyof ClientEvents, never>; data: unknown };
+/** One recorded report: a client event's data, or a data event's message (`kind` "data"). */
+export interface Seen {
+  readonly kind: string;
+  readonly data?: unknown;
+  readonly message?: SseMessage;
+}
 
 /** Records every client event and the given data event types, in order. */
 export function record(client: SseClient, dataTypes: string[] = ["message"]): Seen[] {
@@ -66,6 +69,6 @@ export function record(client: SseClient, dataTypes: string[] = ["message"]): Se
 
 /** The data events' data, in order. */
 export const dataOf = (seen: Seen[]): unknown[] =>
-  seen.flatMap((s) => (s.kind === "data" ? [(s as { message: SseMessage }).message.data] : []));
+  seen.flatMap((s) => (s.kind === "data" ? [s.message?.data] : []));
 
 export const count = (seen: Seen[], kind: string): number => seen.filter((s) => s.kind === kind).length;

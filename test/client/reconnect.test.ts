@@ -31,7 +31,7 @@ describe("client reconnect", () => {
       await waitFor("the second open", () => count(seen, "open") === 2);
       for (let i = 0; i < 2; i++) sent.push(await publish(b.base, { topic: "orders", data: `after ${i}` }));
       await waitFor("every event", () => dataOf(seen).length >= 8);
-      const ids = seen.flatMap((s) => (s.kind === "data" ? [s.message.id] : []));
+      const ids = seen.flatMap((s) => (s.kind === "data" ? [s.message?.id] : []));
       assert.deepEqual(ids, sent);
       assert.deepEqual(dataOf(seen), [
         "before 0",
