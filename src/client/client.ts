@@ -51,7 +51,7 @@ export interface ClientEvents extends ControlEvents {
 export type EventMap = Record<string, unknown>;
 
 /** The handler type for `type`: a client event's data, else an application event. */
-export type Handler<E extends EventMap, K extends string> = K extends keyof ClientEvents
+export type Handler<E extends object, K extends string> = K extends keyof ClientEvents
   ? (event: ClientEvents[K]) => void
   : (event: SseMessage<K extends keyof E ? E[K] : unknown>) => void;
 
@@ -89,7 +89,7 @@ export interface SelectorChange {
   remove?: readonly string[];
 }
 
-export class SseClient<E extends EventMap = EventMap> {
+export class SseClient<E extends object = EventMap> {
   readonly #handlers = new Handlers();
   readonly #options: ClientOptions;
   readonly #policy: ReconnectPolicy;
@@ -123,7 +123,7 @@ export class SseClient<E extends EventMap = EventMap> {
         : TabShare.join((shared === true ? undefined : shared.name) ?? this.#url.href, {
             lead: () => this.#lead(),
             relayed: (m) => this.#relayed(m),
-            change: (add, remove) => this.#change(add, remove),
+            change: (add, remove, token) => this.#change(add, remove, token),
             current: () => this.#currentOpen(),
           });
     if (this.#share === undefined) this.#connection = this.#connect();
@@ -176,15 +176,16 @@ export class SseClient<E extends EventMap = EventMap> {
 
   /**
    * Adds and removes selectors of the live stream (`POST /subscribers/{id}/selectors`, with the stream's
-   * token), without reconnecting; later reconnects open with the new selectors (for `topic=` URLs).
+   * token, or `options.token`, e.g. a publisher's), without reconnecting; later reconnects open with the
+   * new selectors (for `topic=` URLs). Throws `SSEB_ERR_CLIENT_NOT_CONNECTED` while no stream is open.
    */
-  async changeSelectors(change: SelectorChange): Promise<ChangeResult> {
+  async changeSelectors(change: SelectorChange, options: { token?: string } = {}): Promise<ChangeResult> {
     const add = [...(change.add ?? [])];
     const remove = [...(change.remove ?? [])];
     if (this.#closed) throw notConnected("the client is closed");
     if (this.#share !== undefined && !this.#share.leader) {
       try {
-        return await this.#share.requestChange(add, remove);
+        return await this.#share.requestChange(add, remove, options.token);
       } catch (err) {
         const e = err as { code?: string; message?: string; status?: number };
         throw new SseBrokerError((e.code ?? "SSEB_ERR_CLIENT_HTTP") as ErrorCode, String(e.message), {
@@ -192,17 +193,18 @@ export class SseClient<E extends EventMap = EventMap> {
         });
       }
     }
-    return this.#change(add, remove);
+    return this.#change(add, remove, options.token);
   }
 
-  async #change(add: string[], remove: string[]): Promise<ChangeResult> {
+  async #change(add: string[], remove: string[], token?: string): Promise<ChangeResult> {
     const connection = this.#connection;
     const subscriber = connection?.subscriber;
     if (connection === undefined || subscriber === undefined)
       throw notConnected("no live stream with a subscriber id");
     const fetchFn = this.#options.fetch ?? globalThis.fetch;
     const headers: Record<string, string> = { "Content-Type": "application/json" };
-    if (connection.token !== undefined) headers.Authorization = bearer(connection.token);
+    const credential = token ?? connection.token;
+    if (credential !== undefined) headers.Authorization = bearer(credential);
     // A change during the stream's history replay is refused (409): the replay ends soon, so ask again.
     for (let attempt = 0; ; attempt++) {
       const res = await fetchFn(selectorsUrl(connection.url, subscriber), {
@@ -364,7 +366,7 @@ export class SseClient<E extends EventMap = EventMap> {
 }
 
 /** Creates and starts a client. */
-export function createClient<E extends EventMap = EventMap>(options: ClientOptions): SseClient<E> {
+export function createClient<E extends object = EventMap>(options: ClientOptions): SseClient<E> {
   return new SseClient<E>(options);
 }
 

@@ -36,7 +36,7 @@ export interface ChangeResult {
 type Wire =
   | Relay
   | { k: "hello" }
-  | { k: "change"; n: number; from: string; add: string[]; remove: string[] }
+  | { k: "change"; n: number; from: string; add: string[]; remove: string[]; token: string | undefined }
   | {
       k: "changed";
       n: number;
@@ -51,7 +51,7 @@ export interface ShareHooks {
   /** A follower got something the leader relayed. */
   relayed(message: Relay): void;
   /** The leader runs a follower's selector change. */
-  change(add: string[], remove: string[]): Promise<ChangeResult>;
+  change(add: string[], remove: string[], token: string | undefined): Promise<ChangeResult>;
   /** The leader's current `open` relay, for a tab that just joined (`undefined` when not open). */
   current(): Relay | undefined;
 }
@@ -138,11 +138,11 @@ export class TabShare {
   }
 
   /** A follower asks the leader to change the shared stream's selectors. */
-  requestChange(add: string[], remove: string[]): Promise<ChangeResult> {
+  requestChange(add: string[], remove: string[], token: string | undefined): Promise<ChangeResult> {
     const n = ++this.#n;
     return new Promise((resolve, reject) => {
       this.#pending.set(n, { resolve, reject });
-      this.#channel.postMessage({ k: "change", n, from: this.#tab, add, remove } satisfies Wire);
+      this.#channel.postMessage({ k: "change", n, from: this.#tab, add, remove, token } satisfies Wire);
     });
   }
 
@@ -165,7 +165,7 @@ export class TabShare {
         const current = this.#hooks.current();
         if (current !== undefined) this.#channel.postMessage(current);
       } else if (m.k === "change") {
-        this.#hooks.change(m.add, m.remove).then(
+        this.#hooks.change(m.add, m.remove, m.token).then(
           (result) => this.#channel.postMessage({ k: "changed", n: m.n, to: m.from, result } satisfies Wire),
           (err: { code?: string; message?: string; statusCode?: number }) =>
             this.#channel.postMessage({

@@ -14,7 +14,7 @@ before(async () => {
 });
 after(() => b.close());
 
-interface Prices extends Record<string, unknown> {
+interface Prices {
   price: { eur: number };
   message: { note: string };
 }
@@ -97,3 +97,26 @@ describe("client delivery", () => {
     assert.equal(b.broker.stats.connectionsOpened, before);
   });
 });
+
+// Compile-time checks (tsc runs over test/): an interface is an event map, handlers get its data types,
+// client events get theirs.
+export function typeChecks(): void {
+  interface Events {
+    price: { eur: number };
+  }
+  const c = createClient<Events>({ url: "http://127.0.0.1:1/events?topic=x", signal: AbortSignal.abort() });
+  c.on("price", (e) => {
+    const eur: number = e.data.eur;
+    void eur;
+  });
+  c.on("sse-broker.missed", (n) => {
+    const earliest: string | null = n.earliest;
+    void earliest;
+  });
+  c.on("open", (info) => {
+    const role: "own" | "leader" | "follower" = info.role;
+    void role;
+  });
+  // @ts-expect-error: the data of "price" has no "usd"
+  c.on("price", (e) => e.data.usd);
+}
