@@ -29,6 +29,9 @@ export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object.fr
   maxAttempts: Number.POSITIVE_INFINITY,
 });
 
+/** The smallest delay that failed attempts grow from. */
+const GROWTH_FLOOR_MS = 100;
+
 export class ReconnectPolicy {
   readonly options: Readonly<Required<ReconnectOptions>>;
   readonly #random: () => number;
@@ -69,7 +72,11 @@ export class ReconnectPolicy {
   next(atLeastMs = 0): number {
     const o = this.options;
     const base = Math.min(this.#retryMs ?? o.initialDelayMs, o.maxDelayMs);
-    const grown = Math.min(base * o.factor ** this.#attempt, o.maxDelayMs);
+    // A `retry: 0` (or a tiny one) is followed once; growth starts from a floor, else failures never slow down.
+    const grown =
+      this.#attempt === 0
+        ? base
+        : Math.min(Math.max(base, GROWTH_FLOOR_MS) * o.factor ** this.#attempt, o.maxDelayMs);
     this.#attempt++;
     const jittered = grown * (1 - o.jitter * this.#random());
     return Math.max(Math.round(jittered), Math.min(atLeastMs, o.maxDelayMs));

@@ -171,10 +171,14 @@ export class Connection {
     const headers: Record<string, string> = { Accept: "text/event-stream", ...this.#o.headers };
     if (token !== undefined) headers.Authorization = bearer(token);
     const resumedFrom = this.#lastEventId === "" ? undefined : this.#lastEventId;
-    if (resumedFrom !== undefined) headers["Last-Event-ID"] = resumedFrom;
+    let target = this.#url;
+    if (resumedFrom !== undefined) {
+      if (HEADER_SAFE.test(resumedFrom)) headers["Last-Event-ID"] = resumedFrom;
+      else target = withResumeParameter(target, resumedFrom);
+    }
     let res: Response;
     try {
-      res = await this.#o.fetch(this.#url.href, {
+      res = await this.#o.fetch(target.href, {
         headers,
         signal,
         ...(this.#o.credentials === undefined ? {} : { credentials: this.#o.credentials }),
@@ -354,6 +358,22 @@ export class Connection {
       signal.addEventListener("abort", done);
     });
   }
+}
+
+/**
+ * A `fetch` header value must be a byte string, and the broker reads header bytes as Latin-1: an id
+ * outside printable ASCII goes in the query instead (the broker's `lastEventID`, Mercure 1.0's
+ * `last_event_id`), percent-encoded UTF-8.
+ */
+const HEADER_SAFE = /^[\x20-\x7e]*$/;
+
+function withResumeParameter(url: URL, id: string): URL {
+  const next = new URL(url.href);
+  const mercure1 = [...next.searchParams.keys()].some((k) => k.startsWith("match"));
+  next.searchParams.delete("lastEventID");
+  next.searchParams.delete("last_event_id");
+  next.searchParams.set(mercure1 ? "last_event_id" : "lastEventID", id);
+  return next;
 }
 
 /** `Retry-After` in seconds (the broker sends seconds); 0 when absent or a date. */

@@ -38,4 +38,19 @@ describe("reconnect policy", () => {
     assert.throws(() => new ReconnectPolicy({ jitter: 2 }), RangeError);
     assert.throws(() => new ReconnectPolicy({ maxDelayMs: -1 }), RangeError);
   });
+
+  it("still backs off when the server says retry: 0 (no reconnect loop against a failing broker)", () => {
+    const p = new ReconnectPolicy({ maxDelayMs: 5000 }, () => 0);
+    p.retryMs = 0;
+    assert.equal(p.next(), 0, "the first reconnect follows retry: 0");
+    const later = [p.next(), p.next(), p.next()];
+    assert.ok(
+      later.every((d) => d > 0),
+      `later delays grow: ${later}`,
+    );
+    assert.deepEqual(
+      later,
+      [...later].sort((a, b) => a - b),
+    );
+  });
 });

@@ -116,3 +116,29 @@ describe("client reconnect", () => {
     }
   });
 });
+
+describe("client resume with ids that are not ASCII", () => {
+  it("resumes after an id that a fetch header cannot carry (no loss, no duplicate)", async () => {
+    const b = await startRecordingBroker({ retryMs: 20 });
+    const client = createClient({ url: eventsUrl(b.base, "orders") });
+    const seen = record(client);
+    try {
+      await waitFor("open", () => client.state === "open");
+      await publish(b.base, { topic: "orders", id: "commande-é-☃-1", data: "one" });
+      await waitFor("the first event", () => dataOf(seen).length === 1);
+      for (const s of b.broker.sessions) s.close("closed");
+      await publish(b.base, { topic: "orders", id: "commande-é-☃-2", data: "two" });
+      await waitFor("the second open", () => count(seen, "open") === 2);
+      await publish(b.base, { topic: "orders", id: "commande-é-☃-3", data: "three" });
+      await waitFor("every event", () => dataOf(seen).length >= 3);
+      assert.deepEqual(dataOf(seen), ["one", "two", "three"]);
+      // A complete resume: no missed notice (the response header cannot carry such an id: it says earliest).
+      assert.equal(count(seen, "sse-broker.missed"), 0);
+      const resumed = b.requests.filter((r) => r.url.startsWith("/events")).at(-1);
+      assert.match(resumed?.url ?? "", /lastEventID=commande-%C3%A9-%E2%98%83-1/);
+    } finally {
+      client.close();
+      await b.close();
+    }
+  });
+});
