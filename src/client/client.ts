@@ -71,6 +71,12 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions;
   /** Largest event (characters) accepted; a larger one drops the connection. Defaults to `1_048_576`. */
   maxEventChars?: number;
+  /**
+   * Reconnect when nothing, not even a heartbeat comment, arrived for this long: a connection a proxy or
+   * a network change killed without closing it. Keep it above the broker's `--heartbeat-ms` (15 s by
+   * default); `null` waits for ever. Defaults to `45_000`.
+   */
+  idleTimeoutMs?: number | null;
   /** The `fetch` to use. Defaults to the global one. */
   fetch?: typeof fetch;
   /** `fetch`'s `credentials` (`"include"` sends cookies cross-origin). */
@@ -243,6 +249,7 @@ export class SseClient<E extends object = EventMap> {
         credentials: o.credentials,
         policy: this.#policy,
         maxEventChars: o.maxEventChars ?? 1_048_576,
+        idleTimeoutMs: o.idleTimeoutMs === undefined ? 45_000 : o.idleTimeoutMs,
         refreshUrl: o.refreshUrl,
       },
       this.#sink(),

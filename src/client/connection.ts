@@ -15,7 +15,7 @@ import {
   TOKEN_EXPIRING_EVENT,
 } from "./control.js";
 import { httpError } from "./http-error.js";
-import { EventTooLargeError, readEventStream } from "./sse-stream.js";
+import { EventTooLargeError, IdleTimeoutError, readEventStream } from "./sse-stream.js";
 import { bearer, type TokenProvider, type TokenReason, tokenOf } from "./token.js";
 import { isMercureUrl, tokenRefreshUrl } from "./urls.js";
 
@@ -71,6 +71,7 @@ export interface ConnectionOptions {
   credentials: Credentials | undefined;
   policy: ReconnectPolicy;
   maxEventChars: number;
+  idleTimeoutMs: number | null;
   refreshUrl: ((subscriber: string) => string) | undefined;
 }
 
@@ -221,13 +222,16 @@ export class Connection {
           },
         },
         this.#o.maxEventChars,
+        this.#o.idleTimeoutMs,
       );
     } catch (err) {
       if (signal.aborted || this.#isClosed()) return null;
-      const tooLarge = err instanceof EventTooLargeError;
-      const error = tooLarge
-        ? new SseBrokerError("SSEB_ERR_CLIENT_EVENT_TOO_LARGE", err.message)
-        : new SseBrokerError("SSEB_ERR_CLIENT_DISCONNECTED", "the event stream was cut", { cause: err });
+      const error =
+        err instanceof EventTooLargeError
+          ? new SseBrokerError("SSEB_ERR_CLIENT_EVENT_TOO_LARGE", err.message)
+          : err instanceof IdleTimeoutError
+            ? new SseBrokerError("SSEB_ERR_CLIENT_DISCONNECTED", `the stream went silent (${err.message})`)
+            : new SseBrokerError("SSEB_ERR_CLIENT_DISCONNECTED", "the event stream was cut", { cause: err });
       return this.#failed(error, "stream", undefined);
     }
     if (this.#isClosed()) return null;

@@ -20,11 +20,23 @@ export class EventTooLargeError extends Error {
   }
 }
 
-/** Resolves when the body ends; rejects when reading fails or an event is too large. */
+/** Thrown when nothing (not even a heartbeat comment) arrived for the idle timeout: a dead connection. */
+export class IdleTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`nothing received for ${ms} ms`);
+    this.name = "IdleTimeoutError";
+  }
+}
+
+/**
+ * Resolves when the body ends; rejects when reading fails, an event is too large, or nothing arrived for
+ * `idleTimeoutMs` (`null` = wait for ever).
+ */
 export async function readEventStream(
   body: ReadableStream<Uint8Array>,
   handlers: StreamHandlers,
   maxEventChars: number,
+  idleTimeoutMs: number | null = null,
 ): Promise<void> {
   let tooLarge = false;
   const parser = createParser({
@@ -39,15 +51,29 @@ export async function readEventStream(
   });
   const decoder = new TextDecoder("utf-8");
   const reader = body.getReader();
+  let idle = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    if (idleTimeoutMs === null) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      idle = true;
+      reader.cancel().catch(() => {});
+    }, idleTimeoutMs);
+  };
   try {
+    arm();
     for (;;) {
       const { done, value } = await reader.read();
+      if (idle) throw new IdleTimeoutError(idleTimeoutMs as number);
       if (done) break;
+      arm();
       parser.feed(decoder.decode(value, { stream: true }));
       if (tooLarge) throw new EventTooLargeError(maxEventChars);
     }
     // An event cut off by the end of the body is not dispatched (as in EventSource): it is resumed.
   } finally {
+    clearTimeout(timer);
     reader.cancel().catch(() => {});
     reader.releaseLock();
   }

@@ -142,3 +142,25 @@ describe("client resume with ids that are not ASCII", () => {
     }
   });
 });
+
+describe("client idle timeout", () => {
+  it("reconnects, resuming, when the stream goes silent for idleTimeoutMs", async () => {
+    // No heartbeats: an open stream with no events is silent, as a connection a proxy killed would be.
+    const b = await startRecordingBroker({ heartbeatMs: null, retryMs: 20 });
+    const client = createClient({ url: eventsUrl(b.base, "quiet"), idleTimeoutMs: 200 });
+    const seen = record(client);
+    try {
+      await waitFor("open", () => client.state === "open");
+      const id = await publish(b.base, { topic: "quiet", data: "one" });
+      await waitFor("the reconnect", () => count(seen, "open") === 2);
+      const err = seen.find((s) => s.kind === "error")?.data as { error: { code: string; message: string } };
+      assert.equal(err.error.code, "SSEB_ERR_CLIENT_DISCONNECTED");
+      assert.match(err.error.message, /silent/);
+      const streams = b.requests.filter((r) => r.url.startsWith("/events"));
+      assert.equal(streams[1]?.headers["last-event-id"], id);
+    } finally {
+      client.close();
+      await b.close();
+    }
+  });
+});
