@@ -93,6 +93,8 @@ before(async () => {
     heartbeatMs: null,
     metrics: false,
     retryMs: 100,
+    // The pages (another origin) may change their streams' selectors without a token.
+    publishOrigins: [pageOrigin],
     mercure: {
       publisherJwtKey: PUBLISHER_SECRET,
       subscriberJwtKey: SUBSCRIBER_SECRET,
@@ -207,8 +209,8 @@ describe("sse-broker/client in Chromium", { skip }, () => {
       assert.equal(broker.stats.connectionsOpened, opened + 1);
 
       const ids: string[] = [];
-      const post = async (data: string) => {
-        const r = await publish(brokerBase, { topic: "ticks", data });
+      const post = async (data: string, topic = "ticks") => {
+        const r = await publish(brokerBase, { topic, data });
         assert.equal(r.status, 200);
         ids.push((r.body as { id: string }).id);
       };
@@ -222,11 +224,23 @@ describe("sse-broker/client in Chromium", { skip }, () => {
       }
       assert.equal(broker.sessions.size, 1);
 
+      // The follower's selector change is made by the leader, on the one shared stream.
+      const changed = await follower.evaluate(() =>
+        (
+          globalThis as unknown as {
+            client: { changeSelectors(c: object): Promise<{ selectors: string[] }> };
+          }
+        ).client.changeSelectors({ add: ["tocks"] }),
+      );
+      assert.deepEqual(changed.selectors, ["ticks", "tocks"]);
+      await post("tock", "tocks");
+      for (const page of [leader, follower]) await waitForPage(page, "the tock", (x) => x.seen.length === 4);
+
       await leader.close();
       await post("while the leader is gone");
       await waitForPage(follower, "the takeover", (s) => s.role === "leader" && s.opens.length === 2);
-      await post("after the takeover");
-      const s = await waitForPage(follower, "every tick", (x) => x.seen.length >= 5);
+      await post("after the takeover", "tocks"); // the new leader opened with the changed selectors
+      const s = await waitForPage(follower, "every tick", (x) => x.seen.length >= 6);
       assert.deepEqual(
         s.seen.map((e) => e.id),
         ids,
@@ -236,7 +250,8 @@ describe("sse-broker/client in Chromium", { skip }, () => {
       await waitFor("the old leader's stream closed", () => broker.sessions.size === 1);
       assert.equal(broker.stats.connectionsOpened, opened + 2);
       const resumed = streamRequests.filter((r) => r.url.startsWith("/events")).at(-1);
-      assert.equal(resumed?.headers["last-event-id"], ids[2], "resumed from the last relayed id");
+      assert.equal(resumed?.headers["last-event-id"], ids[3], "resumed from the last relayed id");
+      assert.equal(resumed?.url, "/events?topic=ticks&topic=tocks");
     } finally {
       await leader.close();
       await follower.close();

@@ -73,6 +73,20 @@ describe("client delivery", () => {
     }
   });
 
+  it("has its own connection with shared: true where Web Locks are missing (Node)", async () => {
+    const client = createClient({ url: eventsUrl(b.base, "solo"), shared: true });
+    const got: unknown[] = [];
+    client.on("message", (e) => got.push(e.data));
+    try {
+      await waitFor("open", () => client.state === "open");
+      assert.equal(client.role, "own");
+      await publish(b.base, { topic: "solo", data: "alone" });
+      await waitFor("the event", () => got.length === 1);
+    } finally {
+      client.close();
+    }
+  });
+
   it("ends the stream on close() and on its AbortSignal, without reconnecting", async () => {
     for (const how of ["close", "abort"] as const) {
       const ac = new AbortController();
