@@ -102,7 +102,11 @@ export class Connection {
     this.#sink = sink;
     this.#url = options.url;
     this.#lastEventId = options.lastEventId ?? "";
-    void this.#run();
+    this.#run().catch((err: unknown) => {
+      // Not expected (every step catches its own failures); never an unhandled rejection.
+      const error = new SseBrokerError("SSEB_ERR_CLIENT_DISCONNECTED", "the client stopped", { cause: err });
+      this.#fatal(error, "stream", undefined);
+    });
   }
 
   get state(): ConnectionState {

@@ -58,7 +58,7 @@ export interface ShareHooks {
 
 /** The part of `BroadcastChannel` used here. */
 interface ChannelLike {
-  onmessage: ((e: MessageEvent) => void) | null;
+  onmessage: ((e: { data: unknown }) => void) | null;
   postMessage(message: unknown): void;
   close(): void;
 }
@@ -68,10 +68,11 @@ interface LockManagerLike {
 }
 
 /** The Web Locks manager and `BroadcastChannel`, or `undefined` where either is missing. */
-function platform(): { locks: LockManagerLike; Channel: typeof BroadcastChannel } | undefined {
-  const g = globalThis as {
+function platform(): { locks: LockManagerLike; Channel: new (name: string) => ChannelLike } | undefined {
+  // Structural types: the client's declarations must not need the DOM library.
+  const g = globalThis as unknown as {
     navigator?: { locks?: LockManagerLike };
-    BroadcastChannel?: typeof BroadcastChannel;
+    BroadcastChannel?: new (name: string) => ChannelLike;
   };
   const locks = g.navigator?.locks;
   if (typeof locks?.request !== "function" || typeof g.BroadcastChannel !== "function") return undefined;
@@ -109,7 +110,7 @@ export class TabShare {
   private constructor(p: NonNullable<ReturnType<typeof platform>>, name: string, hooks: ShareHooks) {
     this.#hooks = hooks;
     this.#channel = new p.Channel(`sse-broker:${name}`);
-    this.#channel.onmessage = (e: MessageEvent) => this.#receive(e.data as Wire);
+    this.#channel.onmessage = (e) => this.#receive(e.data as Wire);
     this.#channel.postMessage({ k: "hello" } satisfies Wire);
     p.locks
       .request(`sse-broker:${name}`, { signal: this.#cancel.signal }, () => {

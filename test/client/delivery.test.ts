@@ -87,6 +87,18 @@ describe("client delivery", () => {
     }
   });
 
+  it("rejects a refused publish with SSEB_ERR_CLIENT_HTTP and the broker's code", async () => {
+    await assert.rejects(
+      publish(b.base, { topic: "", data: "x" }),
+      (err: Error & { code?: string; statusCode?: number }) => {
+        assert.equal(err.code, "SSEB_ERR_CLIENT_HTTP");
+        assert.equal(err.statusCode, 400);
+        assert.match(err.message, /SSEB_ERR_TOPIC_INVALID/);
+        return true;
+      },
+    );
+  });
+
   it("ends the stream on close() and on its AbortSignal, without reconnecting", async () => {
     for (const how of ["close", "abort"] as const) {
       const ac = new AbortController();
