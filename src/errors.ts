@@ -60,6 +60,13 @@ export const ErrorCodes = {
   SSEB_ERR_IDEMPOTENCY_KEY_REUSED: "Idempotency-Key reused for another request",
   SSEB_ERR_IDEMPOTENCY_IN_FLIGHT: "a request with this Idempotency-Key is in progress",
   SSEB_ERR_SUBSCRIBER_NO_TOKEN: "this stream was opened without a token",
+  SSEB_ERR_CLIENT_HTTP: "the broker refused the client's request",
+  SSEB_ERR_CLIENT_RESPONSE_INVALID: "the response is not an event stream",
+  SSEB_ERR_CLIENT_DISCONNECTED: "the event stream was cut",
+  SSEB_ERR_CLIENT_EVENT_TOO_LARGE: "an event is larger than the client accepts",
+  SSEB_ERR_CLIENT_DATA_INVALID: "event data is not what the client was told to parse",
+  SSEB_ERR_CLIENT_TOKEN_PROVIDER: "the token provider failed",
+  SSEB_ERR_CLIENT_NOT_CONNECTED: "the client has no live stream",
   SSEB_ERR_INTERNAL: "internal error",
 } as const;
 
