@@ -6,6 +6,8 @@
 const POLL_MS = 1000;
 /** Samples kept for the chart: two minutes at one a second. */
 const SAMPLES = 120;
+/** The chart's narrowest window, in samples: it widens as samples come, up to SAMPLES. */
+const MIN_WINDOW = 30;
 /** Events kept in the watch list. */
 const MAX_WATCHED = 200;
 /** A watch stream whose unparsed text grows past this without a line end is cut (bounded memory). */
@@ -36,7 +38,8 @@ function show(s) {
   $("events-total").textContent = fmt.format(s.totals.eventsPublished);
   $("dropped-slow").textContent = fmt.format(s.totals.droppedSlow);
   $("dropped-slow").dataset.nonzero = s.totals.droppedSlow > 0 ? "1" : "0";
-  $("history").textContent = `${fmt.format(s.history.events)} · ${bytes(s.history.bytes)}`;
+  $("history").textContent = fmt.format(s.history.events); // events kept for Last-Event-ID resume
+  $("history-bytes").textContent = bytes(s.history.bytes);
   $("uptime").textContent = duration(s.uptimeSeconds);
   showTopics(s);
   if (previous !== null && s.time > previous.time) {
@@ -135,7 +138,7 @@ function draw() {
   const right = width - 8;
   const gap = 10;
   const band = (height - gap * (SERIES.length - 1)) / SERIES.length;
-  const step = (right - left) / (SAMPLES - 1);
+  const step = (right - left) / (Math.max(MIN_WINDOW, samples.length) - 1);
   const x = (i) => right - (samples.length - 1 - i) * step;
   ctx.font = "12px system-ui, sans-serif";
   ctx.textBaseline = "top";
@@ -189,8 +192,9 @@ function draw() {
   });
   canvas.dataset.samples = String(samples.length);
   const drops = samples.reduce((sum, s) => sum + s.drops, 0);
+  const span = Math.max(MIN_WINDOW, samples.length);
   $("chart-note").textContent =
-    `(one sample a second${drops > 0 ? `; red: ${drops} slow-client drops` : ""})`;
+    `(last ${span} s, one sample a second${drops > 0 ? `; red: ${drops} slow-client drops` : ""})`;
 }
 
 // ---- watch --------------------------------------------------------------------------------------------
