@@ -139,4 +139,14 @@ describe("console in chromium", { skip, timeout: 90_000 }, () => {
     const wanted = process.env.SSE_BROKER_SCREENSHOT;
     if (wanted !== undefined && wanted !== "") await copyFile(shot, wanted);
   });
+
+  it("says why the broker refused a watched selector, and stops watching on Stop", async () => {
+    await watchPage.fill("#watch-selector", "{bad");
+    await watchPage.click('#watch-form button[type="submit"]');
+    await watchPage.waitForSelector('#watch-state.bad:text-matches("^refused: SSEB_ERR_")');
+    await consolePage.click("#watch-stop");
+    await consolePage.waitForSelector('#watch-state:not([data-state]):text-is("not watching")');
+    // Its stream is gone: "orders" is back to the three streams of the test.
+    await consolePage.waitForSelector('#topics tr:has(td.selector:text-is("orders")) td.num:text-is("3")');
+  });
 });

@@ -291,8 +291,8 @@ async function startWatch(selectors) {
       if (!res.ok) {
         const body = await res.json().catch(() => ({}));
         const why = body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${res.status}`;
-        // A 4xx is an answer about the selectors (a retry would get the same); a 5xx may pass.
-        if (res.status < 500) {
+        // A 4xx is an answer about the selectors (a retry would get the same); a 5xx or a 429 may pass.
+        if (res.status < 500 && res.status !== 429) {
           setWatch(`refused: ${why}`, true);
           return;
         }
@@ -354,6 +354,7 @@ $("watch-form").addEventListener("submit", (ev) => {
 });
 $("watch-stop").addEventListener("click", () => {
   stopWatch();
+  delete $("watch-state").dataset.state;
   setWatch("not watching");
 });
 window.addEventListener("resize", draw);
