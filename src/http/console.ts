@@ -10,6 +10,7 @@
  * costs at most one pass per reuse period.
  * @module
  */
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import type { Broker } from "../core/broker.js";
@@ -43,6 +44,11 @@ const PAGE_HEADERS = Object.freeze({
 });
 
 export interface ConsoleSnapshot {
+  /**
+   * This broker's random id: counts are per process, and with `--workers` two polls may be answered by
+   * two workers, whose counters must not be subtracted from each other.
+   */
+  readonly node: string;
   /** Milliseconds since the epoch when the snapshot was taken (rates are deltas over it). */
   readonly time: number;
   readonly uptimeSeconds: number;
@@ -68,6 +74,7 @@ export interface ConsoleSnapshot {
 
 const snapshots = new WeakMap<Broker, ConsoleSnapshot>();
 const startedAt = new WeakMap<Broker, number>();
+const nodeIds = new WeakMap<Broker, string>();
 
 /** The broker's state for the console, reused for `SNAPSHOT_REUSE_MS`. */
 export function consoleSnapshot(broker: Broker): ConsoleSnapshot {
@@ -77,7 +84,13 @@ export function consoleSnapshot(broker: Broker): ConsoleSnapshot {
   const s = broker.stats;
   const presence = presenceOf(broker);
   const started = startedAt.get(broker) ?? now;
+  let node = nodeIds.get(broker);
+  if (node === undefined) {
+    node = randomUUID().slice(0, 8);
+    nodeIds.set(broker, node);
+  }
   const snap: ConsoleSnapshot = {
+    node,
     time: now,
     uptimeSeconds: Math.round((now - started) / 1000),
     connections: broker.size,

@@ -32,6 +32,7 @@ async function withServer(
 }
 
 interface Stats {
+  node: string;
   time: number;
   connections: number;
   clients: number;
@@ -216,6 +217,18 @@ describe("console data endpoint", () => {
         assert.equal(stats.totals.eventsPublished, 3);
         assert.equal(stats.totals.connectionsOpened, 3);
         assert.equal(stats.history.events, 3);
+        assert.match(stats.node, /^[0-9a-f]{8}$/);
+        assert.deepEqual(Object.keys(stats).sort(), [
+          "clients",
+          "connections",
+          "history",
+          "node",
+          "selectors",
+          "time",
+          "top",
+          "totals",
+          "uptimeSeconds",
+        ]);
         const text = (await send(`${s.url}/ui/api/stats`)).body;
         for (const secret of ["127.0.0.1", "pub-s3cret", "sub-t0ken", "c00kie-value"]) {
           assert.ok(!text.includes(secret), secret);

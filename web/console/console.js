@@ -42,6 +42,9 @@ function show(s) {
   $("history-bytes").textContent = bytes(s.history.bytes);
   $("uptime").textContent = duration(s.uptimeSeconds);
   showTopics(s);
+  // Another process answered (a --workers cluster): its counters are its own, so start again from it.
+  if (previous !== null && previous.node !== s.node) previous = null;
+  $("node").textContent = s.node;
   if (previous !== null && s.time > previous.time) {
     const seconds = (s.time - previous.time) / 1000;
     const sample = {
