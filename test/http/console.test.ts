@@ -5,6 +5,9 @@
  * the broker trusts loopback as a proxy, and the request names another client in `X-Forwarded-For`.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { connect, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { createBroker } from "../../src/index.js";
@@ -294,5 +297,40 @@ describe("console data endpoint", () => {
       const foreign = await send(`${s.url}/ui/api/stats`, { headers: { Origin: "https://evil.example" } });
       assert.equal(foreign.status, 403);
     });
+  });
+});
+
+describe("console under a mount prefix", () => {
+  it('works below app.use("/ops", broker.handler): every URL the page uses is relative', async () => {
+    const broker = createBroker({ heartbeatMs: null });
+    const server = createServer((req, res) => {
+      // What Express does for app.use("/ops", …): the handler sees the path below the prefix.
+      if (!(req.url ?? "").startsWith("/ops/") && req.url !== "/ops") {
+        res.writeHead(404).end();
+        return;
+      }
+      req.url = (req.url as string).slice("/ops".length) || "/";
+      broker.handler(req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ops`;
+    try {
+      const bare = await send(`${base}/ui`);
+      assert.equal(new URL(String(bare.headers.location), `${base}/ui`).href, `${base}/ui/`);
+      const page = await send(`${base}/ui/`);
+      assert.ok(isPage(page.body));
+      const js = await send(`${base}/ui/console.js`);
+      assert.equal(js.status, 200);
+      // The page reaches its data, /events and /publish relative to itself, never from the origin's root.
+      const source = readFileSync(new URL("../../web/console/console.js", import.meta.url), "utf8");
+      const fetched = [...source.matchAll(/fetch\(\s*[`"]([^`"?$]*)/g)].map((m) => m[1]);
+      assert.deepEqual(fetched.sort(), ["../events", "../publish", "api/stats"]);
+      assert.doesNotMatch(page.body, /(?:src|href)="\//, "no root-relative asset in the page");
+      assert.equal((await send(`${base}/ui/api/stats`)).status, 200);
+    } finally {
+      await broker.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
