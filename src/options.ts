@@ -187,6 +187,15 @@ export interface BrokerOptions {
    * Defaults to `null`.
    */
   presenceTopic: string | null;
+  /**
+   * The live console at `/ui/` (docs/console.md): `"local"` = for requests from this machine only (the
+   * rules of token-less publishing: loopback client and `Host`, no proxy headers from an untrusted peer);
+   * `"on"` = also for any client presenting `consoleToken` (Basic password or Bearer); `"off"` = not
+   * served. Defaults to `"local"`.
+   */
+  consoleMode: "off" | "local" | "on";
+  /** The token that opens the console to remote clients; required by, and only used with, `consoleMode: "on"`. Defaults to `null`. */
+  consoleToken: string | null;
   /** Receives structured logs; defaults to none. */
   logger: Logger | null;
 }
@@ -244,6 +253,8 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   demoTopic: "time",
   webRoot: null,
   presenceTopic: null,
+  consoleMode: "local",
+  consoleToken: null,
   logger: null,
 });
 
@@ -352,6 +363,18 @@ export function resolveOptions(input: Partial<BrokerOptions> = {}): ResolvedOpti
     } catch (err) {
       throw optionsError((err as Error).message);
     }
+  }
+  if (o.consoleMode !== "off" && o.consoleMode !== "local" && o.consoleMode !== "on") {
+    throw optionsError('consoleMode must be "off", "local" or "on"');
+  }
+  if (o.consoleToken !== null && (typeof o.consoleToken !== "string" || o.consoleToken === "")) {
+    throw optionsError("consoleToken must be a non-empty string or null");
+  }
+  if (o.consoleMode === "on" && o.consoleToken === null) {
+    throw optionsError('consoleMode "on" needs a consoleToken: remote clients must present one');
+  }
+  if (o.consoleMode !== "on" && o.consoleToken !== null) {
+    throw optionsError('consoleToken is only used with consoleMode "on"');
   }
   if (typeof o.demoTopic !== "string" || o.demoTopic === "")
     throw optionsError("demoTopic must be a non-empty string");

@@ -74,6 +74,10 @@ export interface CliConfig {
   logLevel: LogLevel;
   metrics: boolean;
   metricsToken: string | null;
+  /** The live console at `/ui/` (see BrokerOptions.consoleMode). */
+  consoleMode: "off" | "local" | "on";
+  /** With `consoleMode` `"on"`: the token remote clients give. */
+  consoleToken: string | null;
   /** A second listener serving `/metrics` and `/healthz` without a token; `null` = none. */
   metricsListen: { host: string; port: number } | null;
   /** Redis backplane URL; `null` = single process, in-memory transport. */
@@ -171,6 +175,7 @@ export function parseCli(
     metrics: !src.flag("no-metrics"),
     metricsToken: src.str("metrics-token") ?? null,
     metricsListen: src.hostPort("metrics-listen") ?? null,
+    ...consoleConfig(src),
     redisUrl,
     redisPrefix: src.str("redis-prefix") ?? "sse-broker:",
     presenceTopic: src.str("presence-topic") ?? null,
@@ -201,6 +206,21 @@ export function parseCli(
     config.presenceTtlMs = presenceTtlMs;
   }
   return { kind: "run", config };
+}
+
+/** `--console on` needs a token, and a token means nothing without it. */
+function consoleConfig(src: Source): { consoleMode: "off" | "local" | "on"; consoleToken: string | null } {
+  const consoleMode = src.consoleMode("console") ?? "local";
+  const consoleToken = src.str("console-token") ?? null;
+  if (consoleMode === "on" && consoleToken === null) {
+    throw optionsError(
+      "--console on opens /ui/ to remote clients: it needs --console-token (or SSE_BROKER_CONSOLE_TOKEN)",
+    );
+  }
+  if (consoleMode !== "on" && consoleToken !== null) {
+    throw optionsError(`--console-token is for remote clients: it needs --console on (not ${consoleMode})`);
+  }
+  return { consoleMode, consoleToken };
 }
 
 /** Backend hooks; their tuning flags without the hook's URL are a mistake worth saying. */
@@ -648,6 +668,16 @@ class Source {
     } catch {}
     if (!ok) throw optionsError(`${r.label} must be an http: or https: URL like http://127.0.0.1:3000/hook`);
     return String(r.value);
+  }
+
+  consoleMode(name: string): "off" | "local" | "on" | undefined {
+    const r = this.#raw(name);
+    if (r === undefined) return undefined;
+    const v = String(r.value).trim().toLowerCase();
+    if (v !== "off" && v !== "local" && v !== "on") {
+      throw optionsError(`${r.label} must be off, local or on (got ${JSON.stringify(String(r.value))})`);
+    }
+    return v;
   }
 
   failurePolicy(name: string): "deny" | "allow" | undefined {

@@ -480,6 +480,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "bearer token GET /metrics requires (prefer the env var)",
   },
   {
+    name: "console",
+    group: "Logging and metrics",
+    arg: "MODE",
+    env: ["SSE_BROKER_CONSOLE"],
+    default: "local",
+    help: "the live console at /ui/: off; local = requests from this machine only (loopback client and Host, no untrusted proxy headers); on = also remote clients with --console-token",
+  },
+  {
+    name: "console-token",
+    group: "Logging and metrics",
+    arg: "TOKEN",
+    env: ["SSE_BROKER_CONSOLE_TOKEN"],
+    default: "none",
+    help: "with --console on: the token remote clients give (HTTP Basic password, any user name; or Bearer) to open /ui/ (prefer the env var)",
+  },
+  {
     name: "metrics-listen",
     group: "Logging and metrics",
     arg: "HOST:PORT",

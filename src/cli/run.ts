@@ -63,6 +63,10 @@ export async function runServer(config: CliConfig, options: RunOptions = {}): Pr
       demoProducer: options.demoProducer ?? config.demo,
       publish: config.publishToken === null ? "local requests only" : "bearer token",
       ...(running.metricsPort === null ? {} : { metricsPort: running.metricsPort }),
+      console:
+        config.consoleMode === "off"
+          ? "off"
+          : `${running.url}ui/ (${config.consoleMode === "on" ? "local requests or the console token" : "local requests only"})`,
       transport: transport === undefined ? "memory" : "redis",
       mercure: config.mercure !== null,
       ...(registry === undefined ? {} : { subscriptionsNode: registry.nodeId }),

@@ -103,6 +103,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       publishOrigins: config.publishOrigins,
       trustProxy: config.trustProxy,
       metricsToken: config.metricsToken,
+      consoleMode: config.consoleMode,
+      consoleToken: config.consoleToken,
       maxConnections: config.maxConnections,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
       connectionRatePerIp: config.connectionRatePerIp,

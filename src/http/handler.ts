@@ -15,6 +15,7 @@ import { presenceOf } from "../presence/counter.js";
 import { credentialHashOf } from "../subscribers/change.js";
 import { assertField } from "../wire/encode.js";
 import { whenConnectionFree } from "./connection.js";
+import { CONSOLE_FOLDER, createConsoleRoute } from "./console.js";
 import { type CorsOrigins, corsHeaders, preflightHeaders } from "./cors.js";
 import { admitStream } from "./limits.js";
 import { loggableError } from "./loggable-error.js";
@@ -51,7 +52,9 @@ const STREAM_METHODS = "GET, HEAD, OPTIONS";
 
 export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHandler {
   const o = broker.options;
-  const files = o.demoRoutes ? new StaticFiles(o.webRoot ?? DEFAULT_WEB_ROOT) : null;
+  // The console's folder has its own access rule (console.ts): never served as a demo asset.
+  const files = o.demoRoutes ? new StaticFiles(o.webRoot ?? DEFAULT_WEB_ROOT, [CONSOLE_FOLDER]) : null;
+  const consoleRoute = createConsoleRoute(broker);
   const routes = hopts.routes ?? [];
   const log = o.logger;
   markStarted(broker);
@@ -68,6 +71,7 @@ export function createHandler(broker: Broker, hopts: HandlerOptions): RequestHan
     const method = req.method ?? "GET";
     const cors = corsHeaders(req, o.corsOrigins);
     const path = url.pathname;
+    if (consoleRoute?.(req, res, path) === true) return;
 
     if (path === "/events" || (path === "/" && files !== null && !wantsPage(req, method))) {
       if (method === "OPTIONS") return preflight(req, res, STREAM_METHODS);

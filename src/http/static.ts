@@ -39,8 +39,11 @@ export class StaticFiles {
   /** URL path relative to the root (`index.html`, `assets/app.js`) → file. */
   readonly #files = new Map<string, StaticFile>();
 
-  /** Reads the web root; throws SSEB_ERR_OPTIONS_INVALID when it cannot be read or is over the bounds. */
-  constructor(root: string) {
+  /**
+   * Reads the web root; throws SSEB_ERR_OPTIONS_INVALID when it cannot be read or is over the bounds.
+   * `skip` names subfolders served by someone else (the console's, which has its own access rule).
+   */
+  constructor(root: string, skip: readonly string[] = []) {
     let total = 0;
     const add = (path: string, file: string): void => {
       const type = TYPES[extname(file)];
@@ -59,7 +62,7 @@ export class StaticFiles {
       const full = join(root, entry.name);
       // Symbolic links are skipped (isFile/isDirectory are false for them): nothing outside the root.
       if (entry.isFile()) add(entry.name, full);
-      else if (entry.isDirectory()) {
+      else if (entry.isDirectory() && !skip.includes(entry.name)) {
         for (const sub of list(full)) {
           if (sub.isFile() && PLAIN_NAME.test(sub.name))
             add(`${entry.name}/${sub.name}`, join(full, sub.name));
@@ -73,14 +76,18 @@ export class StaticFiles {
     return this.#files.size;
   }
 
-  /** Sends `path` (relative to the root) and returns true, or returns false when there is no such file. */
-  serve(res: ServerResponse, path: string, head = false): boolean {
+  /**
+   * Sends `path` (relative to the root) and returns true, or returns false when there is no such file.
+   * `headers` are added (and may replace `Cache-Control`).
+   */
+  serve(res: ServerResponse, path: string, head = false, headers: Record<string, string> = {}): boolean {
     const file = this.#files.get(path);
     if (file === undefined) return false;
     res.writeHead(200, {
+      "Cache-Control": "no-cache",
+      ...headers,
       "Content-Type": file.type,
       "Content-Length": file.body.length,
-      "Cache-Control": "no-cache",
     });
     res.end(head ? undefined : file.body);
     return true;

@@ -14,10 +14,12 @@ export const REFUSAL_REASONS = [
   "connection_rate",
   /** Publish refused: `publishRatePerKey` exceeded (429). */
   "publish_rate",
-  /** Token-less publish or `/metrics` refused by the local-only rules (403). */
+  /** Token-less publish, `/metrics` or the local-only console refused by the local-only rules (403, 404). */
   "not_local",
   /** `/metrics` without the right `metricsToken` (401). */
   "metrics_token",
+  /** The console (`/ui/`) from a remote client without the right `consoleToken` (401). */
+  "console_token",
   /** Request cut by the server's header or request timeout (408, CLI server). */
   "request_timeout",
   /** Too many selectors in one subscription. */

@@ -90,6 +90,8 @@ describe("defaults", () => {
       metrics: true,
       metricsToken: null,
       metricsListen: null,
+      consoleMode: "local",
+      consoleToken: null,
       redisUrl: null,
       redisPrefix: "sse-broker:",
       presenceTopic: null,
@@ -184,6 +186,10 @@ describe("flags", () => {
       "m",
       "--metrics-listen",
       "[::1]:9090",
+      "--console",
+      "on",
+      "--console-token",
+      "ct",
       "--log-level",
       "debug",
       "--no-metrics",
@@ -242,6 +248,8 @@ describe("flags", () => {
       metrics: false,
       metricsToken: "m",
       metricsListen: { host: "::1", port: 9090 },
+      consoleMode: "on",
+      consoleToken: "ct",
       redisUrl: "redis://127.0.0.1:6379/1",
       redisPrefix: "x:",
       presenceTopic: "presence",
@@ -332,6 +340,7 @@ describe("environment", () => {
       SSE_BROKER_REQUEST_TIMEOUT_MS: "500",
       SSE_BROKER_METRICS_TOKEN: "mt",
       SSE_BROKER_METRICS_LISTEN: "10.0.0.5:0",
+      SSE_BROKER_CONSOLE: "Off",
       SSE_BROKER_LOG_LEVEL: "WARN",
       SSE_BROKER_METRICS: "off",
       SSE_BROKER_REDIS_URL: "rediss://h:6380",
@@ -387,6 +396,8 @@ describe("environment", () => {
       metrics: false,
       metricsToken: "mt",
       metricsListen: { host: "10.0.0.5", port: 0 },
+      consoleMode: "off",
+      consoleToken: null,
       redisUrl: "rediss://h:6380",
       redisPrefix: "p:",
       presenceTopic: "who",
@@ -754,5 +765,34 @@ describe("backend hooks", () => {
       errorOf([], { SSE_BROKER_DISCONNECT_HOOK_BATCH: "5" }),
       /--disconnect-hook-batch configures a hook: it needs --disconnect-hook-url/,
     );
+  });
+});
+
+describe("console", () => {
+  it("is local by default, and on takes its token from the flag or SSE_BROKER_CONSOLE_TOKEN", () => {
+    assert.equal(config([]).consoleMode, "local");
+    const env = config(["--console", "on"], { SSE_BROKER_CONSOLE_TOKEN: "from-env" });
+    assert.deepEqual([env.consoleMode, env.consoleToken], ["on", "from-env"]);
+    assert.equal(config([], { SSE_BROKER_CONSOLE: "off" }).consoleMode, "off");
+  });
+
+  it("refuses on without a token, a token without on, and other modes, without echoing the token", () => {
+    assert.throws(() => config(["--console", "on"]), {
+      code: "SSEB_ERR_OPTIONS_INVALID",
+      message: /^--console on opens \/ui\/ to remote clients: it needs --console-token/,
+    });
+    assert.throws(
+      () => config(["--console-token", "secret-value"]),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /^--console-token is for remote clients: it needs --console on \(not local\)$/,
+        );
+        return true;
+      },
+    );
+    assert.throws(() => config(["--console", "public"]), {
+      message: '--console must be off, local or on (got "public")',
+    });
   });
 });

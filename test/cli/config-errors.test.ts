@@ -50,6 +50,8 @@ describe("--help and --version", () => {
       "--no-metrics",
       "--metrics-token",
       "--metrics-listen",
+      "--console",
+      "--console-token",
       "--redis",
       "--redis-prefix",
       "--subscriptions-ttl-ms",
@@ -159,6 +161,16 @@ describe("bad configuration", () => {
     [["extra"], {}, /unexpected argument "extra"/],
     [["--log-level", "verbose"], {}, /--log-level must be one of/],
     [["--workers", "2"], {}, /--workers 2 needs --redis/],
+    [
+      ["--console", "on"],
+      {},
+      /^sse-broker: --console on opens \/ui\/ to remote clients: it needs --console-token/,
+    ],
+    [
+      [],
+      { SSE_BROKER_CONSOLE: "yes" },
+      /^sse-broker: SSE_BROKER_CONSOLE must be off, local or on \(got "yes"\)$/,
+    ],
     [
       ["--subscribe-hook-url", "not a url"],
       {},
