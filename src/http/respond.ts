@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { SseBrokerError } from "../errors.js";
+import { isHttp2 } from "./h2.js";
 import { isTakenOver } from "./stream.js";
 
 export function sendJson(
@@ -50,12 +51,14 @@ export function sendError(res: ServerResponse, err: unknown, headers: Record<str
     return status;
   }
   const extra: Record<string, string> = { ...headers };
+  // HTTP/2 has no Connection header, and its connection carries other streams: only this one ends.
+  const h1 = !isHttp2(res);
   if (status === 503 || status === 429) {
     extra["Retry-After"] = String((known && err.retryAfterSec) || 5);
     // A refused client should let go of its connection: the reserve is what keeps /healthz answering.
-    extra.Connection = "close";
+    if (h1) extra.Connection = "close";
   }
-  if (status === 413 || status === 400) extra.Connection = "close";
+  if (h1 && (status === 413 || status === 400)) extra.Connection = "close";
   sendJson(res, status, { error: { code, message } }, extra);
   return status;
 }

@@ -1,0 +1,229 @@
+/**
+ * HTTP/2 over TLS (--tls-cert/--tls-key): many event streams on one session, the HTTP/1.1 fallback,
+ * publishing, heartbeats, per-address limits counted per stream, and a slow stream dropped alone.
+ */
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createSecureServer } from "node:http2";
+import { get } from "node:https";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import type { TLSSocket } from "node:tls";
+import type { RunningServer } from "../../src/cli/server.js";
+import { createBroker } from "../../src/index.js";
+import {
+  h2connect,
+  h2publish,
+  h2request,
+  makeCert,
+  noOpenssl,
+  startTlsServer,
+  type TestCert,
+} from "./helpers.js";
+
+const warnings: Error[] = [];
+const onWarning = (w: Error): void => void warnings.push(w);
+
+describe("HTTP/2 over TLS", { skip: noOpenssl }, () => {
+  let cert: TestCert;
+  const servers: RunningServer[] = [];
+  before(() => {
+    cert = makeCert();
+    process.on("warning", onWarning);
+  });
+  after(async () => {
+    process.off("warning", onWarning);
+    for (const s of servers) await s.close();
+    cert?.remove();
+  });
+  const start = async (args: readonly string[] = []): Promise<RunningServer> => {
+    const s = await startTlsServer(cert, args);
+    servers.push(s);
+    return s;
+  };
+
+  it("delivers every event to each of 20 streams multiplexed on one session, publishing on it too", async () => {
+    const s = await start();
+    assert.match(s.url, /^https:/);
+    const session = await h2connect(s.port, cert);
+    try {
+      const streams = Array.from({ length: 20 }, (_, i) => h2request(session, `/events?topic=t${i % 2}`));
+      for (const st of streams) {
+        const h = await st.headers;
+        assert.equal(h[":status"], 200);
+        assert.equal(h["content-type"], "text/event-stream; charset=utf-8");
+        // Connection-specific headers do not exist on HTTP/2 (Node would refuse or drop them).
+        for (const name of ["connection", "keep-alive", "transfer-encoding"])
+          assert.equal(h[name], undefined);
+      }
+      await waitUntil(() => s.broker.stats.connectionsOpened >= 20);
+      for (let n = 1; n <= 3; n++) {
+        const r = await h2publish(session, { topic: ["t0", "t1"], data: `event ${n}` });
+        assert.equal(r.status, 200, r.body);
+        assert.equal(r.headers.connection, undefined);
+      }
+      for (const st of streams) {
+        assert.deepEqual(await st.waitForData(3), ["event 1", "event 2", "event 3"]);
+      }
+      assert.equal(s.broker.stats.connectionsOpened, 20);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it("serves HTTP/1.1 clients (ALPN http/1.1) on the same port", async () => {
+    const s = await start();
+    const res = await new Promise<import("node:http").IncomingMessage>((resolve, reject) => {
+      get(
+        `https://127.0.0.1:${s.port}/events?topic=h1`,
+        // A client offering only http/1.1 in ALPN (the typings omit the TLS option).
+        { ca: cert.cert, ALPNProtocols: ["http/1.1"] } as import("node:https").RequestOptions,
+        resolve,
+      ).on("error", reject);
+    });
+    try {
+      assert.equal(res.httpVersion, "1.1");
+      assert.equal((res.socket as TLSSocket).alpnProtocol, "http/1.1");
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers["content-type"], "text/event-stream; charset=utf-8");
+      let text = "";
+      res.setEncoding("utf8").on("data", (c: string) => {
+        text += c;
+      });
+      await waitUntil(() => s.broker.stats.connectionsOpened >= 1);
+      const session = await h2connect(s.port, cert);
+      assert.equal((await h2publish(session, { topic: "h1", data: "over http/1.1" })).status, 200);
+      session.destroy();
+      await waitUntil(() => text.includes("data:over http/1.1\n"));
+    } finally {
+      res.destroy();
+    }
+  });
+
+  it("sends heartbeat comments on idle HTTP/2 streams", async () => {
+    const s = await start(["--heartbeat-ms", "100"]);
+    const session = await h2connect(s.port, cert);
+    try {
+      const a = h2request(session, "/events?topic=quiet");
+      const b = h2request(session, "/events?topic=quiet");
+      await a.waitForText("\n:\n");
+      await b.waitForText("\n:\n");
+      assert.match(a.text(), /^(retry: \d+\n\n)?:/m);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it("counts per-address stream limits per stream: multiplexing does not get past them", async () => {
+    const s = await start(["--max-connections-per-ip", "3"]);
+    const session = await h2connect(s.port, cert);
+    try {
+      const open = [1, 2, 3].map(() => h2request(session, "/events?topic=cap"));
+      for (const st of open) assert.equal((await st.headers)[":status"], 200);
+      const refused = h2request(session, "/events?topic=cap");
+      const h = await refused.headers;
+      assert.equal(h[":status"], 503);
+      assert.equal(h.connection, undefined);
+      assert.match(String(h["retry-after"]), /^\d+$/);
+      assert.equal(await refused.ended, "end");
+      // Only that stream was refused: the session and its streams go on.
+      assert.equal((await h2publish(session, { topic: "cap", data: "still here" })).status, 200);
+      for (const st of open) await st.waitForData(1);
+    } finally {
+      session.destroy();
+    }
+    // Node drops a Connection header on HTTP/2 with a process warning: none may have been set.
+    assert.deepEqual(
+      warnings.filter((w) => /connection header/i.test(w.message)).map((w) => w.message),
+      [],
+    );
+  });
+
+  it("drops a stream that stops reading while the other streams on its session keep receiving", async () => {
+    const cap = 64 * 1024;
+    const s = await start(["--max-buffered-bytes", String(cap)]);
+    const session = await h2connect(s.port, cert);
+    try {
+      const slow = h2request(session, "/events?topic=big");
+      const live = h2request(session, "/events?topic=big");
+      await slow.headers;
+      await live.headers;
+      await waitUntil(() => s.broker.stats.connectionsOpened >= 2);
+      // The slow client reads nothing more: its stream window (64 KiB) fills, then the broker's buffer.
+      slow.stream.pause();
+      const chunk = "x".repeat(8 * 1024);
+      let sent = 0;
+      // Bounded: well past window + cap, the drop must have come long before.
+      while (s.broker.stats.droppedSlow === 0 && sent < 200) {
+        sent++;
+        assert.equal((await h2publish(session, { topic: "big", id: `e${sent}`, data: chunk })).status, 200);
+        await live.waitForData(sent);
+      }
+      assert.equal(s.broker.stats.droppedSlow, 1, `slow stream still open after ${sent} events`);
+      assert.equal(s.broker.sessions.size, 1);
+      // Reading again, the client finds the reset after what it had (it resumes with Last-Event-ID).
+      slow.stream.resume();
+      assert.match(await slow.ended, /^reset /);
+      assert.ok(slow.data().length < sent);
+      // The session and the reading stream are untouched.
+      const r = await h2publish(session, { topic: "big", data: "after the drop" });
+      assert.equal(r.status, 200);
+      await live.waitForText("data:after the drop\n");
+      assert.equal(session.destroyed, false);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it("resets only the stream whose client left; the broker forgets it", async () => {
+    const s = await start();
+    const session = await h2connect(s.port, cert);
+    try {
+      const gone = h2request(session, "/events?topic=bye");
+      const stay = h2request(session, "/events?topic=bye");
+      await gone.headers;
+      await stay.headers;
+      await waitUntil(() => s.broker.sessions.size === 2);
+      gone.stream.close();
+      await waitUntil(() => s.broker.sessions.size === 1);
+      assert.equal((await h2publish(session, { topic: "bye", data: "one left" })).status, 200);
+      await stay.waitForText("data:one left\n");
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it("mounts broker.handler on node:http2's createSecureServer (library use)", async () => {
+    const broker = createBroker({ heartbeatMs: null, demoRoutes: false });
+    const server = createSecureServer(
+      {
+        allowHTTP1: true,
+        cert: cert.cert,
+        key: await import("node:fs").then((f) => f.readFileSync(cert.keyFile)),
+      },
+      broker.handler,
+    );
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const session = await h2connect((server.address() as AddressInfo).port, cert);
+    try {
+      const st = h2request(session, "/events?topic=lib");
+      assert.equal((await st.headers)[":status"], 200);
+      await waitUntil(() => broker.sessions.size === 1);
+      await broker.publish({ topic: "lib", data: "mounted" });
+      await st.waitForText("data:mounted\n");
+    } finally {
+      session.destroy();
+      await broker.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+async function waitUntil(ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const t0 = Date.now();
+  while (!ok()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
