@@ -7,7 +7,8 @@
  * @module
  */
 import type { ServerResponse } from "node:http";
-import type { ServerHttp2Stream } from "node:http2";
+import type { Http2Session, ServerHttp2Stream } from "node:http2";
+import type { Socket } from "node:net";
 
 /** The HTTP/2 stream under a compat response, or `undefined` on HTTP/1.x (`ServerResponse` has none). */
 export function http2StreamOf(res: ServerResponse): ServerHttp2Stream | undefined {
@@ -17,4 +18,26 @@ export function http2StreamOf(res: ServerResponse): ServerHttp2Stream | undefine
 /** True for a response sent over HTTP/2. */
 export function isHttp2(res: ServerResponse): boolean {
   return http2StreamOf(res) !== undefined;
+}
+
+/**
+ * The socket under each session, for the one case where it must be cut (see `dropStalledSession`): the
+ * session only lends it out as a proxy that refuses `destroy`. Filled by secure-server.ts.
+ */
+const sockets = new WeakMap<Http2Session, Socket>();
+
+export function registerSessionSocket(session: Http2Session, socket: Socket): void {
+  sockets.set(session, socket);
+}
+
+/**
+ * A stream dropped as slow while its session has no connection-level send window left: the peer reads
+ * nothing on the whole connection, so every stream on it is stuck (each would be dropped in turn) and
+ * the connection would stay forever, since closing a session waits until its socket has written
+ * everything. An HTTP/1.1 socket in that state is closed; so is this connection.
+ */
+export function dropStalledSession(session: Http2Session): void {
+  if (session.state.remoteWindowSize !== 0) return;
+  session.destroy();
+  sockets.get(session)?.destroy();
 }

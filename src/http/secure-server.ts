@@ -24,6 +24,7 @@ import type { TLSSocket } from "node:tls";
 import { SseBrokerError } from "../errors.js";
 import type { RefusalCounts } from "../metrics/refusals.js";
 import { clientErrorHandler } from "./client-error.js";
+import { registerSessionSocket } from "./h2.js";
 import { sendError } from "./respond.js";
 
 /** Concurrent streams a client may open on one session (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
@@ -91,13 +92,19 @@ export function createSecureBrokerServer(handler: Handler, o: SecureServerOption
   const sockets = new Set<TLSSocket>();
   const sessions = new Set<Http2Session>();
   const openStreams = new WeakMap<Http2Session, number>();
+  // Node's own 'secureConnection' listener (registered first) creates the session and emits 'session'
+  // synchronously: the socket of the session seen last is the one arriving here right after.
+  let lastSession: Http2Session | undefined;
   server.on("secureConnection", (socket: TLSSocket) => {
+    if (lastSession !== undefined) registerSessionSocket(lastSession, socket);
+    lastSession = undefined;
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
   });
   server.on("session", (session: Http2Session) => {
+    lastSession = session;
     sessions.add(session);
     openStreams.set(session, 0);
     const silent = setTimeout(() => {

@@ -17,7 +17,7 @@ import type { PendingSubscription } from "../core/broker.js";
 import type { Session, SessionSink } from "../core/session.js";
 import { SSE_HEADERS } from "../wire/headers.js";
 import { detachForStream } from "./connection.js";
-import { http2StreamOf } from "./h2.js";
+import { dropStalledSession, http2StreamOf } from "./h2.js";
 
 /** Keep-alive probes let the kernel notice peers that vanished without a FIN (behind NAT, pulled cables). */
 const TCP_KEEPALIVE_MS = 30_000;
@@ -96,10 +96,12 @@ function openHttp2Stream(
  * socket does on HTTP/1.1. One shared function; streams already closed are left as Node closes them.
  */
 function cancelOnDestroy(this: ServerHttp2Stream, err?: Error): ServerHttp2Stream {
-  if (err === undefined && !this.closed && this.session !== undefined && !this.session.destroyed) {
-    this.close(constants.NGHTTP2_CANCEL);
-  }
-  return (Object.getPrototypeOf(this) as ServerHttp2Stream).destroy.call(this, err);
+  const session = this.session;
+  const dropped = err === undefined && !this.closed && session !== undefined && !session.destroyed;
+  if (dropped) this.close(constants.NGHTTP2_CANCEL);
+  (Object.getPrototypeOf(this) as ServerHttp2Stream).destroy.call(this, err);
+  if (dropped) dropStalledSession(session);
+  return this;
 }
 
 /** Responses whose connection an event stream took over: nothing else may be written on them. */

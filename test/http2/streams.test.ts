@@ -6,7 +6,12 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createSecureServer } from "node:http2";
 import { get } from "node:https";
-import type { AddressInfo } from "node:net";
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  connect as netConnect,
+  type Socket,
+} from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { TLSSocket } from "node:tls";
 import type { RunningServer } from "../../src/cli/server.js";
@@ -175,6 +180,52 @@ describe("HTTP/2 over TLS", { skip: noOpenssl }, () => {
     }
   });
 
+  it("closes a connection that stops reading altogether once its streams are dropped", async () => {
+    const s = await start(["--max-buffered-bytes", String(64 * 1024)]);
+    // A TCP relay that can stop reading from the broker: the whole connection stalls.
+    let upstream: Socket | undefined;
+    const relay = createNetServer((down) => {
+      const up = netConnect(s.port, "127.0.0.1");
+      upstream = up;
+      down.pipe(up);
+      up.pipe(down);
+      down.on("error", () => {});
+      up.on("error", () => {});
+    });
+    relay.listen(0, "127.0.0.1");
+    await once(relay, "listening");
+    const stalled = await h2connect((relay.address() as AddressInfo).port, cert);
+    stalled.on("error", () => {});
+    const publisher = await h2connect(s.port, cert);
+    try {
+      const streams = [1, 2, 3].map(() => h2request(stalled, "/events?topic=stall"));
+      for (const st of streams) await st.headers;
+      await waitUntil(() => s.broker.sessions.size === 3);
+      const connections = (): Promise<number> =>
+        new Promise((resolve, reject) =>
+          (s.server as import("node:net").Server).getConnections((e, n) => (e ? reject(e) : resolve(n))),
+        );
+      assert.equal(await connections(), 2);
+      upstream?.unpipe();
+      upstream?.pause();
+      const chunk = "x".repeat(8 * 1024);
+      for (let sent = 1; s.broker.sessions.size > 0 && sent <= 200; sent++) {
+        assert.equal((await h2publish(publisher, { topic: "stall", data: chunk })).status, 200);
+      }
+      // The first one over the cap is dropped as slow; the others go with their connection.
+      assert.equal(s.broker.sessions.size, 0);
+      assert.ok(s.broker.stats.droppedSlow >= 1);
+      // Its socket is cut, as a stalled HTTP/1.1 socket is: only the publisher's connection is left.
+      await waitUntilAsync(async () => (await connections()) === 1);
+      assert.equal(publisher.destroyed, false);
+    } finally {
+      stalled.destroy();
+      publisher.destroy();
+      upstream?.destroy();
+      relay.close();
+    }
+  });
+
   it("resets only the stream whose client left; the broker forgets it", async () => {
     const s = await start();
     const session = await h2connect(s.port, cert);
@@ -219,6 +270,14 @@ describe("HTTP/2 over TLS", { skip: noOpenssl }, () => {
     }
   });
 });
+
+async function waitUntilAsync(ok: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 async function waitUntil(ok: () => boolean, timeoutMs = 10_000): Promise<void> {
   const t0 = Date.now();
