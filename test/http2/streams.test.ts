@@ -244,6 +244,49 @@ describe("HTTP/2 over TLS", { skip: noOpenssl }, () => {
     }
   });
 
+  it("replays history to a stream resuming with Last-Event-ID", async () => {
+    const s = await start();
+    const session = await h2connect(s.port, cert);
+    try {
+      for (let n = 1; n <= 5; n++) {
+        assert.equal((await h2publish(session, { topic: "r", id: `r${n}`, data: `e${n}` })).status, 200);
+      }
+      const st = h2request(session, "/events?topic=r", { "last-event-id": "r2" });
+      assert.equal((await st.headers)["last-event-id"], "r2");
+      assert.deepEqual(await st.waitForData(3), ["e3", "e4", "e5"]);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it("answers 408 to a request whose body does not arrive in time; the session goes on", async () => {
+    const s = await start(["--request-timeout-ms", "300", "--headers-timeout-ms", "300"]);
+    const session = await h2connect(s.port, cert);
+    try {
+      const slow = h2request(session, "/publish", { ":method": "POST", "content-type": "application/json" });
+      slow.stream.write('{"topic":"t","da'); // and nothing more
+      const h = await slow.headers;
+      assert.equal(h[":status"], 408);
+      await slow.ended;
+      assert.match(slow.text(), /SSEB_ERR_REQUEST_TIMEOUT/);
+      assert.equal((await h2publish(session, { topic: "t", data: "fine" })).status, 200);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it("closes a session that opens no stream within the header timeout", async () => {
+    const s = await start(["--request-timeout-ms", "300", "--headers-timeout-ms", "300"]);
+    const session = await h2connect(s.port, cert);
+    let goaway = false;
+    session.on("goaway", () => {
+      goaway = true;
+    });
+    session.on("error", () => {});
+    await once(session, "close");
+    assert.ok(goaway, "told with a GOAWAY");
+  });
+
   it("mounts broker.handler on node:http2's createSecureServer (library use)", async () => {
     const broker = createBroker({ heartbeatMs: null, demoRoutes: false });
     const server = createSecureServer(
