@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { chmodSync, writeFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { get, type RequestOptions } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type CliProcess, cleanEnv, spawnCli, startCli } from "../cli/helpers.js";
@@ -36,8 +38,25 @@ describe("CLI with --tls-cert/--tls-key", { skip: noOpenssl }, () => {
     const sessionClosed = new Promise<void>((resolve) => session.once("close", () => resolve()));
     const streams = [1, 2, 3, 4, 5, 6, 7, 8].map(() => h2request(session, "/events?topic=bye"));
     for (const st of streams) assert.equal((await st.headers)[":status"], 200);
+    // And one HTTP/1.1-over-TLS stream beside them.
+    const h1 = await new Promise<IncomingMessage>((resolve, reject) => {
+      get(
+        `https://127.0.0.1:${cli.port}/events?topic=bye`,
+        { ca: cert.cert, ALPNProtocols: ["http/1.1"] } as RequestOptions,
+        resolve,
+      ).on("error", reject);
+    });
+    let h1Text = "";
+    h1.setEncoding("utf8").on("data", (c: string) => {
+      h1Text += c;
+    });
+    const h1Ended = new Promise<string>((resolve) => {
+      h1.once("end", () => resolve("end"));
+      h1.once("error", (e) => resolve(`error ${e.message}`));
+    });
     assert.equal((await h2publish(session, { topic: "bye", data: "before" })).status, 200);
     for (const st of streams) await st.waitForData(1);
+    while (!h1Text.includes("data:before")) await new Promise((r) => setTimeout(r, 10));
 
     process.kill(cli.pid, "SIGTERM");
     const exit = await Promise.race([
@@ -50,6 +69,7 @@ describe("CLI with --tls-cert/--tls-key", { skip: noOpenssl }, () => {
       [],
       "every stream ended with END_STREAM, none reset",
     );
+    assert.equal(await h1Ended, "end", "the HTTP/1.1 stream ended cleanly too");
     await sessionClosed;
     assert.ok(goaway, "the session got a GOAWAY");
     assert.ok(cli.logs.some((l) => l.msg === "Stopped"));
