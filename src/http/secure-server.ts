@@ -11,7 +11,6 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
-  constants,
   createSecureServer,
   type Http2SecureServer,
   type Http2ServerRequest,
@@ -25,7 +24,7 @@ import { SseBrokerError } from "../errors.js";
 import type { RefusalCounts } from "../metrics/refusals.js";
 import { clientErrorHandler } from "./client-error.js";
 import { registerSessionSocket } from "./h2.js";
-import { sendError } from "./respond.js";
+import { resetWhenAnswered, sendError } from "./respond.js";
 
 /** Concurrent streams a client may open on one session (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
 export const MAX_CONCURRENT_STREAMS = 256;
@@ -167,8 +166,9 @@ function answerInTime(res: Http2ServerResponse, ms: number, refused: RefusalCoun
     const err = new SseBrokerError("SSEB_ERR_REQUEST_TIMEOUT", "the request did not arrive in time", {
       statusCode: 408,
     });
+    // A 408 is not among sendError's resets (400, 413): the upload must stop here too.
+    resetWhenAnswered(res as unknown as ServerResponse);
     sendError(res as unknown as ServerResponse, err);
-    res.stream.close(constants.NGHTTP2_NO_ERROR);
   }, ms);
   timer.unref();
   res.once("close", () => clearTimeout(timer));

@@ -275,6 +275,21 @@ describe("HTTP/2 over TLS", { skip: noOpenssl }, () => {
     }
   });
 
+  it("answers 413 to an oversized body and stops its upload, the session goes on", async () => {
+    const s = await start(["--max-body-bytes", "1024"]);
+    const session = await h2connect(s.port, cert);
+    try {
+      const big = h2request(session, "/publish", { ":method": "POST", "content-type": "application/json" });
+      big.stream.write(`{"topic":"t","data":"${"x".repeat(4096)}`); // and never ends
+      assert.equal((await big.headers)[":status"], 413);
+      assert.match(await big.ended, /^(end|reset 0)$/);
+      assert.match(big.text(), /SSEB_ERR_BODY_TOO_LARGE/);
+      assert.equal((await h2publish(session, { topic: "t", data: "fine" })).status, 200);
+    } finally {
+      session.destroy();
+    }
+  });
+
   it("closes a session that opens no stream within the header timeout", async () => {
     const s = await start(["--request-timeout-ms", "300", "--headers-timeout-ms", "300"]);
     const session = await h2connect(s.port, cert);
