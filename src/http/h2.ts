@@ -41,3 +41,21 @@ export function dropStalledSession(session: Http2Session): void {
   session.destroy();
   sockets.get(session)?.destroy();
 }
+
+/** How long a session closed for being idle gets to finish (its peer to close its side) before it is cut. */
+export const SESSION_CLOSE_GRACE_MS = 2_500;
+
+/**
+ * Closes a session (GOAWAY, then its socket ends) and cuts it if that has not finished within the grace:
+ * a graceful close waits for the peer to close its side, and a peer that never does would keep it.
+ */
+export function closeSessionWithin(session: Http2Session, graceMs = SESSION_CLOSE_GRACE_MS): void {
+  if (session.destroyed || session.closed) return;
+  session.close();
+  const cut = setTimeout(() => {
+    session.destroy();
+    sockets.get(session)?.destroy();
+  }, graceMs);
+  cut.unref();
+  session.once("close", () => clearTimeout(cut));
+}

@@ -23,7 +23,7 @@ import type { TLSSocket } from "node:tls";
 import { SseBrokerError } from "../errors.js";
 import type { RefusalCounts } from "../metrics/refusals.js";
 import { clientErrorHandler } from "./client-error.js";
-import { registerSessionSocket } from "./h2.js";
+import { closeSessionWithin, registerSessionSocket } from "./h2.js";
 import { resetWhenAnswered, sendError } from "./respond.js";
 
 /** Concurrent streams a client may open on one session (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
@@ -85,7 +85,7 @@ export function createSecureBrokerServer(handler: Handler, o: SecureServerOption
   server.setTimeout(o.keepAliveTimeoutMs);
   server.on("timeout", (target: Http2Session | Socket) => {
     if (!isSession(target)) target.destroy();
-    else if ((openStreams.get(target) ?? 0) === 0) target.close();
+    else if ((openStreams.get(target) ?? 0) === 0) closeSessionWithin(target);
   });
 
   const sockets = new Set<TLSSocket>();
@@ -106,9 +106,7 @@ export function createSecureBrokerServer(handler: Handler, o: SecureServerOption
     lastSession = session;
     sessions.add(session);
     openStreams.set(session, 0);
-    const silent = setTimeout(() => {
-      if (!session.destroyed && !session.closed) session.close();
-    }, o.headersTimeoutMs);
+    const silent = setTimeout(() => closeSessionWithin(session), o.headersTimeoutMs);
     silent.unref();
     session.once("stream", () => clearTimeout(silent));
     session.once("close", () => {

@@ -6,14 +6,9 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createSecureServer } from "node:http2";
 import { get } from "node:https";
-import {
-  type AddressInfo,
-  createServer as createNetServer,
-  connect as netConnect,
-  type Socket,
-} from "node:net";
+import { type AddressInfo, createServer as createNetServer, connect as netConnect, Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
-import type { TLSSocket } from "node:tls";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import type { RunningServer } from "../../src/cli/server.js";
 import { createBroker } from "../../src/index.js";
 import {
@@ -300,6 +295,31 @@ describe("HTTP/2 over TLS", { skip: noOpenssl }, () => {
     session.on("error", () => {});
     await once(session, "close");
     assert.ok(goaway, "told with a GOAWAY");
+  });
+
+  it("cuts a silent connection whose peer never closes its side after the GOAWAY", async () => {
+    const s = await start(["--request-timeout-ms", "300", "--headers-timeout-ms", "300"]);
+    // The HTTP/2 preface and an empty SETTINGS frame, then nothing; half-open: it never ends its side.
+    const raw = new Socket({ allowHalfOpen: true });
+    raw.on("error", () => {});
+    raw.connect(s.port, "127.0.0.1");
+    const socket = tlsConnect({ socket: raw, ca: cert.cert, ALPNProtocols: ["h2"], servername: "localhost" });
+    socket.on("error", () => {});
+    try {
+      await once(socket, "secureConnect");
+      const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+      socket.write(Buffer.concat([preface, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+      socket.resume();
+      await once(socket, "end"); // the GOAWAY came, then the broker's end of the connection
+      const connections = (): Promise<number> =>
+        new Promise((resolve, reject) =>
+          (s.server as import("node:net").Server).getConnections((e, n) => (e ? reject(e) : resolve(n))),
+        );
+      // The broker does not keep the connection waiting for a peer that never closes.
+      await waitUntilAsync(async () => (await connections()) === 0);
+    } finally {
+      socket.destroy();
+    }
   });
 
   it("mounts broker.handler on node:http2's createSecureServer (library use)", async () => {
