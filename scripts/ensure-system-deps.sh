@@ -5,7 +5,7 @@ set -e
 missing=""
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing="$missing chromium"
-# openssl makes the certificates of the Redis TLS test.
+# openssl makes the certificates of the Redis TLS and HTTP/2 tests.
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 [ -z "$missing" ] && exit 0
 echo "test setup: installing missing system packages:$missing"

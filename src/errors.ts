@@ -11,6 +11,7 @@ export const ErrorCodes = {
   SSEB_ERR_TOPIC_INVALID: "invalid topic",
   SSEB_ERR_REQUEST_INVALID: "invalid request",
   SSEB_ERR_REQUEST_ABORTED: "request body cut short",
+  SSEB_ERR_REQUEST_TIMEOUT: "request not received in time",
   SSEB_ERR_BODY_TOO_LARGE: "request body too large",
   SSEB_ERR_MEDIA_TYPE_UNSUPPORTED: "unsupported media type",
   SSEB_ERR_AUTH_REQUIRED: "authorization required",

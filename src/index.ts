@@ -23,9 +23,18 @@ export interface CreateBrokerOptions extends Partial<BrokerOptions> {
   mercure?: MercureOptions;
 }
 
+/** The same handler on `http2.createSecureServer({ allowHTTP1: true, … }, broker.handler)`. */
+export type Http2RequestHandler = (
+  req: import("node:http2").Http2ServerRequest,
+  res: import("node:http2").Http2ServerResponse,
+) => void;
+
 export interface SseBroker extends Broker {
-  /** `(req, res, next?)`: mount on `http.createServer` or `app.use`. */
-  readonly handler: RequestHandler;
+  /**
+   * `(req, res, next?)`: mount on `http.createServer`, `app.use`, or an HTTP/2 secure server (Node's
+   * compatibility API; `createSecureBrokerServer` adds the timeouts and shutdown HTTP/2 lacks).
+   */
+  readonly handler: RequestHandler & Http2RequestHandler;
   /** prom-client registry with the broker's metrics, or `null` when disabled. */
   readonly metrics: import("prom-client").Registry | null;
 }
@@ -49,7 +58,12 @@ export function createBroker(options: CreateBrokerOptions = {}): SseBroker {
       await closeBroker();
       await hooksOf(broker).close();
     };
-    return Object.assign(broker, { handler, metrics: registry, close });
+    // The compat request/response of node:http2 are what the handler uses of node:http's (see http/h2.ts).
+    return Object.assign(broker, {
+      handler: handler as RequestHandler & Http2RequestHandler,
+      metrics: registry,
+      close,
+    });
   } catch (err) {
     // Invalid hub or web root options (a bad key, an unreadable folder): release the broker's timers and
     // transport. The options error is what the caller gets; a failing close must not become an
@@ -67,6 +81,12 @@ export { TopicMatcher } from "./core/topic.js";
 export type { DeliveredUpdate, Update } from "./core/update.js";
 export { ErrorCodes, SseBrokerError } from "./errors.js";
 export type { RequestHandler, RouteHandler } from "./http/handler.js";
+export {
+  createSecureBrokerServer,
+  MAX_CONCURRENT_STREAMS,
+  type SecureServer,
+  type SecureServerOptions,
+} from "./http/secure-server.js";
 export {
   addMercureLink,
   createMercureHandler,

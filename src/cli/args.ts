@@ -80,6 +80,8 @@ export interface CliConfig {
   consoleToken: string | null;
   /** A second listener serving `/metrics` and `/healthz` without a token; `null` = none. */
   metricsListen: { host: string; port: number } | null;
+  /** `--tls-cert`/`--tls-key`: serve HTTPS (HTTP/2 + HTTP/1.1); `null` = plain HTTP. Read at start. */
+  tls: { certFile: string; keyFile: string } | null;
   /** Redis backplane URL; `null` = single process, in-memory transport. */
   redisUrl: string | null;
   redisPrefix: string;
@@ -131,6 +133,7 @@ export function parseCli(
   const config: CliConfig = {
     port: src.int("port", 0, MAX_PORT) ?? 8080,
     host: src.str("host"),
+    tls: tlsConfig(src),
     demo: !src.flag("no-demo"),
     demoIntervalMs: src.int("demo-interval-ms", 1) ?? 2000,
     publishToken: src.str("publish-token") ?? null,
@@ -221,6 +224,16 @@ function consoleConfig(src: Source): { consoleMode: "off" | "local" | "on"; cons
     throw optionsError(`--console-token is for remote clients: it needs --console on (not ${consoleMode})`);
   }
   return { consoleMode, consoleToken };
+}
+
+/** Both files or neither: a certificate without its key (or the reverse) cannot serve anything. */
+function tlsConfig(src: Source): { certFile: string; keyFile: string } | null {
+  const certFile = src.str("tls-cert");
+  const keyFile = src.str("tls-key");
+  if (certFile === undefined && keyFile === undefined) return null;
+  if (certFile === undefined) throw optionsError("--tls-key needs --tls-cert (the certificate of that key)");
+  if (keyFile === undefined) throw optionsError("--tls-cert needs --tls-key (the certificate's private key)");
+  return { certFile, keyFile };
 }
 
 /** Backend hooks; their tuning flags without the hook's URL are a mistake worth saying. */

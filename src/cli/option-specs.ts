@@ -66,6 +66,20 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "reverse proxy whose X-Forwarded-For/Forwarded give the client address: IP, CIDR or 'loopback'; repeatable",
   },
   {
+    name: "tls-cert",
+    group: "Server",
+    arg: "FILE",
+    env: ["SSE_BROKER_TLS_CERT"],
+    help: "PEM certificate (chain): serve HTTPS with HTTP/2 and HTTP/1.1 fallback; needs --tls-key",
+  },
+  {
+    name: "tls-key",
+    group: "Server",
+    arg: "FILE",
+    env: ["SSE_BROKER_TLS_KEY"],
+    help: "PEM private key of --tls-cert",
+  },
+  {
     name: "no-demo",
     group: "Demo",
     env: ["SSE_BROKER_DEMO"],

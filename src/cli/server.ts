@@ -4,6 +4,7 @@
  * @module
  */
 import { createServer, type Server } from "node:http";
+import type { Http2SecureServer } from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { optionsError, SseBrokerError } from "../errors.js";
@@ -11,11 +12,13 @@ import { clientErrorHandler } from "../http/client-error.js";
 import { openFileSoftLimit, SERVER_FD_RESERVE } from "../http/fd-limit.js";
 import type { RouteHandler } from "../http/handler.js";
 import { createOpsHandler } from "../http/ops.js";
+import { createSecureBrokerServer, type SecureServer } from "../http/secure-server.js";
 import { createBroker, type SseBroker } from "../index.js";
 import { refusalsOf } from "../metrics/refusals.js";
 import type { Transport } from "../transport/transport.js";
 import type { CliConfig } from "./args.js";
 import { type DemoProducer, startDemo } from "./demo.js";
+import { loadTlsFiles } from "./tls-files.js";
 
 /**
  * Server timeouts, chosen for long-lived streams. None of them can end an open stream: a stream's request
@@ -53,10 +56,11 @@ export interface StartOptions {
 }
 
 export interface RunningServer {
-  readonly server: Server;
+  /** `node:http`, or with `--tls-cert` the HTTP/2 secure server (HTTP/1.1 fallback). */
+  readonly server: Server | Http2SecureServer;
   readonly broker: SseBroker;
   readonly port: number;
-  /** e.g. `http://localhost:8080/` */
+  /** e.g. `http://localhost:8080/` (`https://…` with TLS) */
   readonly url: string;
   /** Port of the `--metrics-listen` listener, or `null`. */
   readonly metricsPort: number | null;
@@ -71,6 +75,8 @@ export class ListenError extends Error {
 
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config, logger } = options;
+  // Before anything starts: a bad certificate is a configuration error.
+  const tlsFiles = config.tls === null ? null : loadTlsFiles(config.tls);
   let broker: SseBroker;
   try {
     broker = createBroker({
@@ -136,10 +142,25 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       throw optionsError(`Mercure hub: ${err.message}`);
     throw err;
   }
-  const server = createServer(httpTimeouts(config), broker.handler);
-  // No inactivity timeout on sockets (the default, said explicitly: streams are idle by design).
-  server.timeout = 0;
-  server.on("clientError", clientErrorHandler(refusalsOf(broker)));
+  const timeouts = httpTimeouts(config);
+  let secure: SecureServer | null = null;
+  let server: Server | Http2SecureServer;
+  if (tlsFiles !== null) {
+    secure = createSecureBrokerServer(broker.handler, {
+      ...tlsFiles,
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      keepAliveTimeoutMs: timeouts.keepAliveTimeout,
+      refused: refusalsOf(broker),
+    });
+    server = secure.server;
+  } else {
+    const plain = createServer(timeouts, broker.handler);
+    // No inactivity timeout on sockets (the default, said explicitly: streams are idle by design).
+    plain.timeout = 0;
+    plain.on("clientError", clientErrorHandler(refusalsOf(broker)));
+    server = plain;
+  }
   // Connections past this are closed at accept: the process never runs out of file descriptors, and the
   // gap between it and maxConnections (streams) is what /healthz and /metrics answer with.
   const fdLimit = openFileSoftLimit();
@@ -162,7 +183,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   const metricsAddress = metricsServer?.address() as AddressInfo | undefined;
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${displayHost(config.host)}:${port}/`;
+  const url = `${secure === null ? "http" : "https"}://${displayHost(config.host)}:${port}/`;
 
   let demo: DemoProducer | null = null;
   if (options.demoProducer ?? config.demo) {
@@ -176,9 +197,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       metricsServer?.close();
       metricsServer?.closeAllConnections();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // HTTP/2: GOAWAY first, so that no stream starts on a session while the broker ends the others;
+      // each session then closes once its last stream has ended.
+      secure?.closeIdle();
       await broker.close();
-      server.closeIdleConnections();
-      const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      if (secure === null) (server as Server).closeIdleConnections();
+      else secure.closeIdle();
+      const grace = setTimeout(
+        () => (secure === null ? (server as Server).closeAllConnections() : secure.closeAll()),
+        CLOSE_GRACE_MS,
+      );
       grace.unref();
       await closed;
       clearTimeout(grace);
@@ -188,7 +216,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   return { server, broker, port, url, metricsPort: metricsAddress?.port ?? null, close };
 }
 
-function listen(server: Server, port: number, host: string | undefined): Promise<void> {
+function listen(server: Server | Http2SecureServer, port: number, host: string | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => reject(listenError(err, port, host));
     server.once("error", onError);

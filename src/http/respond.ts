@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { SseBrokerError } from "../errors.js";
+import { http2StreamOf, isHttp2 } from "./h2.js";
 import { isTakenOver } from "./stream.js";
 
 export function sendJson(
@@ -50,14 +51,29 @@ export function sendError(res: ServerResponse, err: unknown, headers: Record<str
     return status;
   }
   const extra: Record<string, string> = { ...headers };
+  // HTTP/2 has no Connection header, and its connection carries other streams: only this one ends.
+  const h1 = !isHttp2(res);
   if (status === 503 || status === 429) {
     extra["Retry-After"] = String((known && err.retryAfterSec) || 5);
     // A refused client should let go of its connection: the reserve is what keeps /healthz answering.
-    extra.Connection = "close";
+    if (h1) extra.Connection = "close";
   }
-  if (status === 413 || status === 400) extra.Connection = "close";
+  if (status === 413 || status === 400) {
+    if (h1) extra.Connection = "close";
+    else resetWhenAnswered(res);
+  }
   sendJson(res, status, { error: { code, message } }, extra);
   return status;
+}
+
+/**
+ * HTTP/2's way to stop a body nobody reads, for this stream alone: once the answer is out, a reset with
+ * NO_ERROR (RFC 9113, 8.1). Waits for the stream's own 'finish': the compat response's comes only once
+ * the stream has closed.
+ */
+export function resetWhenAnswered(res: ServerResponse): void {
+  const stream = http2StreamOf(res);
+  stream?.once("finish", () => stream.close());
 }
 
 export function methodNotAllowed(res: ServerResponse, allow: string): void {

@@ -4,14 +4,20 @@
  * On HTTP/1.1 the stream is sent without chunked encoding and the broker writes each event's bytes straight
  * to the socket: one write per event with no per-chunk framing or ServerResponse bookkeeping on the hot
  * path. The connection is not reused afterwards (an event stream only ends when the connection does).
+ *
+ * On HTTP/2 the connection carries other streams: the broker writes to the stream itself (its flow
+ * control window and writable buffer are what a slow subscriber fills), ends or resets only it, and never
+ * touches the shared socket.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { constants, type ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import type { PendingSubscription } from "../core/broker.js";
 import type { Session, SessionSink } from "../core/session.js";
 import { SSE_HEADERS } from "../wire/headers.js";
 import { detachForStream } from "./connection.js";
+import { dropStalledSession, http2StreamOf } from "./h2.js";
 
 /** Keep-alive probes let the kernel notice peers that vanished without a FIN (behind NAT, pulled cables). */
 const TCP_KEEPALIVE_MS = 30_000;
@@ -25,7 +31,8 @@ export function openEventStream(
   /** Response field carrying the resume cursor (Mercure 1.0 names it `Mercure-Last-Event-ID`). */
   resumeField = "Last-Event-ID",
 ): Session {
-  const socket = res.socket as Socket | null;
+  const h2 = http2StreamOf(res);
+  const socket = h2 === undefined ? (res.socket as Socket | null) : null;
   const raw = socket !== null && req.httpVersionMajor === 1;
   const out: Record<string, string> = { ...SSE_HEADERS, ...headers };
   if (raw) out.Connection = "close";
@@ -35,6 +42,7 @@ export function openEventStream(
     const { complete, lastEventId } = pending.resume;
     out[resumeField] = complete && HEADER_SAFE.test(lastEventId) ? lastEventId : "earliest";
   }
+  if (h2 !== undefined) return openHttp2Stream(res, h2, pending, out);
   if (raw) {
     // No later request on this connection is ever handled (see connection.ts).
     detachForStream(socket);
@@ -58,6 +66,42 @@ export function openEventStream(
   const session = pending.open(sink);
   if (!raw) res.once("close", () => session.close("client"));
   return session;
+}
+
+/**
+ * The stream is the sink: a Duplex with `writableNeedDrain`, cork and the flow-controlled buffer, without
+ * the compat response's per-write checks. A stream the client already reset is handed over as it is: the
+ * broker sees it destroyed and closes the session at once (`res.destroyed` does not exist on HTTP/2).
+ * Its 'close' (client reset, session gone) ends the session, as a socket's does on HTTP/1.1.
+ */
+function openHttp2Stream(
+  res: ServerResponse,
+  stream: ServerHttp2Stream,
+  pending: PendingSubscription,
+  out: Record<string, string>,
+): Session {
+  if (!stream.destroyed && !stream.closed) {
+    res.writeHead(200, out);
+    res.flushHeaders();
+    // Idle by design; the session's own timeout (see secure-server.ts) spares sessions with streams.
+    stream.setTimeout(0);
+    stream.destroy = cancelOnDestroy;
+  }
+  return pending.open(stream as unknown as SessionSink);
+}
+
+/**
+ * A session drops a slow or failed subscriber with `destroy()`, which on HTTP/2 would reset the stream
+ * with NO_ERROR: clients take that for a normal end of the response. CANCEL says it was cut, as a closed
+ * socket does on HTTP/1.1. One shared function; streams already closed are left as Node closes them.
+ */
+function cancelOnDestroy(this: ServerHttp2Stream, err?: Error): ServerHttp2Stream {
+  const session = this.session;
+  const dropped = err === undefined && !this.closed && session !== undefined && !session.destroyed;
+  if (dropped) this.close(constants.NGHTTP2_CANCEL);
+  (Object.getPrototypeOf(this) as ServerHttp2Stream).destroy.call(this, err);
+  if (dropped) dropStalledSession(session);
+  return this;
 }
 
 /** Responses whose connection an event stream took over: nothing else may be written on them. */

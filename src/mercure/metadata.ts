@@ -104,7 +104,9 @@ export function handleMetadata(
 const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 function requestOrigin(req: IncomingMessage): string {
-  const host = req.headers.host;
+  // HTTP/2 names it `:authority` (a client may send both; Host then must agree, RFC 9113 8.3.1).
+  const authority = req.headers.host ?? req.headers[":authority"];
+  const host = typeof authority === "string" ? authority : undefined;
   // `socket` is null once the connection is gone (e.g. closed after a 413 while the body streamed in).
   const scheme = (req.socket as TLSSocket | null)?.encrypted === true ? "https" : "http";
   if (host !== undefined && HOST.test(host)) {

@@ -25,6 +25,8 @@ describe("--help and --version", () => {
       "--port",
       "--host",
       "--trust-proxy",
+      "--tls-cert",
+      "--tls-key",
       "--no-demo",
       "--demo-interval-ms",
       "--publish-token",

@@ -49,6 +49,8 @@ export interface LaunchedBrowser {
 export interface LaunchOptions {
   /** Playwright's default timeout for page actions and waits. Defaults to `10_000`. */
   timeoutMs?: number;
+  /** Accept any certificate (a test's self-signed one). Defaults to `false`. */
+  ignoreHTTPSErrors?: boolean;
 }
 
 export async function launchChromium(options: LaunchOptions = {}): Promise<LaunchedBrowser> {
@@ -60,6 +62,7 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Launc
       headless: true,
       args: CHROMIUM_ARGS,
       timeout: 30_000,
+      ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
     });
   } catch (err) {
     await rm(userDataDir, { recursive: true, force: true });
