@@ -50,7 +50,10 @@ interface Started {
   readonly npm: ChildProcess;
   /** The broker's "Listening" line (its pid is the node process npm started). */
   readonly listening: LogLine;
+  /** npm's exit status. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** npm's stdout ended: every line of the broker's log is in `logs` (a broker left running holds it open). */
+  readonly closed: Promise<void>;
   readonly logs: LogLine[];
 }
 
@@ -64,11 +67,12 @@ function npmStart(dir: string, args: readonly string[], env = cleanEnv()): Promi
   const npm = spawn("npm", ["start", "--", ...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
   running.add(npm);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    npm.once("close", (code, signal) => {
+    npm.once("exit", (code, signal) => {
       running.delete(npm);
       resolve({ code, signal });
     }),
   );
+  const closed = new Promise<void>((resolve) => npm.once("close", () => resolve()));
   const logs: LogLine[] = [];
   let out = "";
   let err = "";
@@ -86,7 +90,7 @@ function npmStart(dir: string, args: readonly string[], env = cleanEnv()): Promi
         logs.push(line);
         if (line.msg.startsWith("Listening on ")) {
           clearTimeout(timer);
-          resolve({ npm, listening: line, exited, logs });
+          resolve({ npm, listening: line, exited, closed, logs });
         }
       }
     });
@@ -94,9 +98,17 @@ function npmStart(dir: string, args: readonly string[], env = cleanEnv()): Promi
   });
 }
 
+/** SIGTERM to npm; its exit status, once its output ended too (bounded: an orphaned broker is killed). */
 async function stop(s: Started): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   s.npm.kill("SIGTERM");
-  return s.exited;
+  const exit = await s.exited;
+  const broker = s.listening.pid;
+  const timer = setTimeout(() => {
+    if (alive(broker)) process.kill(broker, "SIGKILL"); // npm left it running: the test fails below
+  }, 10_000);
+  await s.closed;
+  clearTimeout(timer);
+  return exit;
 }
 
 function alive(pid: number): boolean {
