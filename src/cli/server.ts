@@ -17,6 +17,7 @@ import { createBroker, type SseBroker } from "../index.js";
 import { refusalsOf } from "../metrics/refusals.js";
 import type { Transport } from "../transport/transport.js";
 import type { CliConfig } from "./args.js";
+import { brokerOptionsOf } from "./broker-options.js";
 import { type DemoProducer, startDemo } from "./demo.js";
 import { loadTlsFiles } from "./tls-files.js";
 
@@ -80,56 +81,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   let broker: SseBroker;
   try {
     broker = createBroker({
-      heartbeatMs: config.heartbeatMs,
-      maxBufferedBytes: config.maxBufferedBytes,
-      flushIntervalMs: config.flushIntervalMs,
-      maxFlushDelayMs: config.maxFlushDelayMs,
-      historyLimit: config.historyLimit,
-      historyMaxBytes: config.historyMaxBytes,
-      historyMaxTopics: config.historyMaxTopics,
-      historyMaxEvents: config.historyMaxEvents,
-      historyMaxTotalBytes: config.historyMaxTotalBytes,
-      shutdownRetrySpreadMs: config.shutdownRetrySpreadMs,
-      retryMs: config.retryMs,
-      maxStreamLifetimeMs: config.maxStreamLifetimeMs,
-      tokenExpiryNoticeMs: config.tokenExpiryNoticeMs,
-      maxBodyBytes: config.maxBodyBytes,
-      maxSelectorsPerSubscription: config.maxSelectorsPerSubscription,
-      maxSelectorLength: config.maxSelectorLength,
-      maxTemplateExpressions: config.maxTemplateExpressions,
-      maxPatternSelectors: config.maxPatternSelectors,
-      maxPatternSelectorsPerClient: config.maxPatternSelectorsPerClient,
-      maxTopicsPerUpdate: config.maxTopicsPerUpdate,
-      maxEventBytes: config.maxEventBytes,
-      maxBatchEvents: config.maxBatchEvents,
-      idempotencyTtlMs: config.idempotencyTtlMs,
-      maxIdempotencyKeys: config.maxIdempotencyKeys,
-      corsOrigins: config.corsOrigins,
-      publishToken: config.publishToken,
-      publishOrigins: config.publishOrigins,
-      trustProxy: config.trustProxy,
-      metricsToken: config.metricsToken,
-      consoleMode: config.consoleMode,
-      consoleToken: config.consoleToken,
-      maxConnections: config.maxConnections,
-      maxConnectionsPerIp: config.maxConnectionsPerIp,
-      connectionRatePerIp: config.connectionRatePerIp,
-      publishRatePerKey: config.publishRatePerKey,
-      subscribeHookUrl: config.subscribeHookUrl,
-      subscribeHookTimeoutMs: config.subscribeHookTimeoutMs,
-      subscribeHookFailure: config.subscribeHookFailure,
-      subscribeHookCacheMs: config.subscribeHookCacheMs,
-      subscribeHookCacheSize: config.subscribeHookCacheSize,
-      subscribeHookConcurrency: config.subscribeHookConcurrency,
-      subscribeHookQueue: config.subscribeHookQueue,
-      disconnectHookUrl: config.disconnectHookUrl,
-      disconnectHookIntervalMs: config.disconnectHookIntervalMs,
-      disconnectHookBatch: config.disconnectHookBatch,
-      disconnectHookQueue: config.disconnectHookQueue,
-      disconnectHookRetries: config.disconnectHookRetries,
-      disconnectHookTimeoutMs: config.disconnectHookTimeoutMs,
+      // Every broker option the CLI has, under its own name (broker-options.ts); then the CLI-only ones.
+      ...brokerOptionsOf(config),
       demoRoutes: config.demo,
-      presenceTopic: config.presenceTopic,
       logger,
       metrics: config.metrics,
       ...(options.transport === undefined ? {} : { transport: options.transport }),

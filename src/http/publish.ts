@@ -1,7 +1,8 @@
 /**
- * `POST /publish`: JSON `{"topic","data","event"?,"id"?,"retry"?}` (topic may be a list; non-string data is
- * sent as its JSON text), a JSON array of such events (a batch: all or none, consecutive, answered
- * `{"ids":[…]}`), or any text body with `?topic=` (plus `event`, `id`, `retry`) for shell use. An
+ * `POST /publish`: JSON `{"topic","data","type"?,"id"?,"retry"?}` (topic may be a list; non-string data is
+ * sent as its JSON text; `event` is the same as `type`), a JSON array of such events (a batch: all or none,
+ * consecutive, answered `{"ids":[…]}`), or any text body with `?topic=` (plus `type` or `event`, `id`,
+ * `retry`) for shell use. An
  * `Idempotency-Key` makes a retry answer the first answer instead of publishing again (idempotency.ts).
  * Authorized by a static bearer token, or, with none configured, for requests from this machine only
  * (see local-request.ts). Rate-limited per publisher.
@@ -179,7 +180,7 @@ function fromJsonValue(body: unknown): PublishInput {
   return {
     topic: topic as string | string[],
     data: dataText(b.data),
-    type: optionalString(b, "event"),
+    type: eventType(optionalString(b, "type"), optionalString(b, "event")),
     id: optionalString(b, "id"),
     retry: optionalInt(b.retry),
   };
@@ -215,6 +216,17 @@ function optionalString(b: Record<string, unknown>, key: string): string | undef
   return v;
 }
 
+/**
+ * The event's type: `type`, as the library and the wire's `event:` line mean it, or `event`, the name the
+ * HTTP API had first (kept so existing publishers work). Both given must agree.
+ */
+function eventType(type: string | undefined, event: string | undefined): string | undefined {
+  if (type !== undefined && event !== undefined && type !== event) {
+    throw invalid("type and event name the same field (the event's type): give one, or the same value");
+  }
+  return type ?? event;
+}
+
 function optionalInt(v: unknown): number | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
@@ -229,7 +241,7 @@ function fromQuery(url: URL, data: string): PublishInput {
   return {
     topic: [...topics],
     data,
-    type: query.get("event"),
+    type: eventType(query.get("type") ?? undefined, query.get("event") ?? undefined),
     id: query.get("id"),
     retry: optionalInt(query.get("retry")),
   };

@@ -329,7 +329,7 @@ async function publish(ev) {
   out.textContent = "publishing…";
   const body = { topic: $("pub-topic").value.trim(), data: $("pub-data").value };
   const type = $("pub-type").value.trim();
-  if (type !== "") body.event = type;
+  if (type !== "") body.type = type;
   const headers = { "Content-Type": "application/json" };
   const token = $("pub-token").value.trim();
   // The token goes only into this request: it is never stored by the page.
