@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { PendingSubscription } from "../core/broker.js";
 import type { Session, SessionSink } from "../core/session.js";
-import { SSE_HEADERS } from "../wire/headers.js";
+import { HEARTBEAT_HEADER, SSE_HEADERS } from "../wire/headers.js";
 import { detachForStream } from "./connection.js";
 
 /** Keep-alive probes let the kernel notice peers that vanished without a FIN (behind NAT, pulled cables). */
@@ -31,6 +31,8 @@ export function openEventStream(
   if (raw) out.Connection = "close";
   // The id that POST /subscribers/{id}/selectors (and the application) knows this stream by.
   out["SSE-Broker-Subscriber"] = pending.subscriberId;
+  // What `sse-broker doctor` (and any client) expects between two writes when nothing is published.
+  if (pending.heartbeatMs !== null) out[HEARTBEAT_HEADER] = String(pending.heartbeatMs);
   if (pending.resume !== null) {
     const { complete, lastEventId } = pending.resume;
     out[resumeField] = complete && HEADER_SAFE.test(lastEventId) ? lastEventId : "earliest";
