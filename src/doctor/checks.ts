@@ -97,9 +97,10 @@ export function check(
     out.push({ id, severity: "warning", message, fix });
   };
   if (r.status === null) {
+    // nginx with proxy_buffering on holds the head too, until its buffer fills or the response ends.
     problem(
-      "no-response",
-      `no response head within ${r.end.atMs} ms (connected after ${r.connectMs} ms): something on the way holds the whole response`,
+      "buffering",
+      `no response head within ${r.end.atMs} ms (connected after ${r.connectMs} ms): something on the way holds the whole response (or the hub never answered)`,
       "buffering",
     );
     return out;
