@@ -211,7 +211,7 @@ export function check(
       `the connection was ${r.end.how === "closed" ? "closed" : "cut"} after ${r.end.atMs} ms, ${silence} ms after the last data${
         idle
           ? `: an idle timeout of about ${silence} ms, shorter than the heartbeat (${hb} ms)`
-          : ": the hub keeps streams open, so something on the way timed it out (an idle timeout, or a limit on a response's total time)"
+          : ": sse-broker keeps streams open (unless --max-stream-lifetime-ms is set), so something on the way ended it: an idle timeout, or a limit on a response's total time"
       }`,
       "idle-timeout",
     );
@@ -239,6 +239,9 @@ export function check(
 function statusMessage(status: number): string {
   if (status === 401 || status === 403) {
     return `HTTP ${status}: the stream needs credentials; pass them with --header 'Authorization: Bearer …' (or a Cookie header)`;
+  }
+  if (status >= 300 && status < 400) {
+    return `HTTP ${status}: a redirect; EventSource follows it, so run the doctor on the URL it points to`;
   }
   if (status === 404) return "HTTP 404: no stream at this path (or the proxy routes it elsewhere)";
   if (status === 204) return "HTTP 204: the hub tells clients to stop reconnecting";

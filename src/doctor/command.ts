@@ -16,5 +16,6 @@ export async function doctorCommand(
     process.stdout.write(doctorHelpText());
     return 0;
   }
-  return runDoctor(command.config, (text) => process.stdout.write(text));
+  const progress = process.stderr.isTTY ? (text: string) => void process.stderr.write(text) : undefined;
+  return runDoctor(command.config, (text) => process.stdout.write(text), progress);
 }

@@ -19,7 +19,12 @@ export function defaultDurationMs(heartbeatMs: number | null): number {
   return Math.min(MAX_DURATION_MS, Math.max(MIN_DURATION_MS, 3 * heartbeatMs + 2000));
 }
 
-export async function runDoctor(config: DoctorConfig, write: (text: string) => void): Promise<0 | 1> {
+export async function runDoctor(
+  config: DoctorConfig,
+  write: (text: string) => void,
+  /** Told once the head arrived how long the watch lasts (people at a terminal wait for the report). */
+  progress?: (text: string) => void,
+): Promise<0 | 1> {
   let heartbeat: Heartbeat =
     config.heartbeatMs === undefined
       ? { ms: null, source: null }
@@ -41,6 +46,7 @@ export async function runDoctor(config: DoctorConfig, write: (text: string) => v
       if (Number.isSafeInteger(advertised) && advertised > 0)
         heartbeat = { ms: advertised, source: "header" };
       if (config.durationMs === undefined) opts.durationMs = defaultDurationMs(heartbeat.ms);
+      progress?.(`sse-broker doctor: watching ${safeUrl(config.url)} for ${opts.durationMs} ms…\n`);
       if (config.publish !== null && head.status === 200) {
         publishedAtMs = head.headersMs ?? 0;
         publishing = publishProbe({ ...config.publish, marker });
