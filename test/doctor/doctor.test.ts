@@ -4,8 +4,12 @@
  * and name each proxy's fault with the right fix (exit 1).
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type CliProcess, runCli, startCli } from "../cli/helpers.js";
+import { type CliProcess, cleanEnv, runCli, startCli } from "../cli/helpers.js";
 import {
   bufferingProxy,
   gzipProxy,
@@ -235,5 +239,59 @@ describe("sse-broker doctor usage errors (exit 2)", () => {
     assert.match(r.stdout, /--publish-token/);
     const main = await runCli(["--help"]);
     assert.match(main.stdout, /sse-broker doctor URL/);
+  });
+});
+
+describe("sse-broker doctor over https", () => {
+  let broker: CliProcess & { port: number };
+  let proxy: TestProxy;
+  let dir = "";
+
+  before(async () => {
+    broker = await startCli(["--no-demo", "--heartbeat-ms", String(HEARTBEAT_MS)]);
+    dir = mkdtempSync(join(tmpdir(), "doctor-tls-"));
+    execFileSync(
+      "openssl",
+      [
+        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"],
+        ...["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-subj", "/CN=127.0.0.1"],
+        ...["-addext", "subjectAltName=IP:127.0.0.1"],
+      ],
+      { stdio: "ignore" },
+    );
+    const tls = {
+      key: readFileSync(join(dir, "key.pem"), "utf8"),
+      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+    };
+    proxy = await headerDroppingProxy(broker.port, "X-Nothing", tls);
+  });
+  after(async () => {
+    await proxy?.close();
+    broker?.kill();
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is healthy through a TLS proxy whose certificate is trusted via NODE_EXTRA_CA_CERTS", async () => {
+    const url = `https://127.0.0.1:${proxy.port}/events?topic=doctor`;
+    const r = await runCli(
+      ["doctor", url, "--duration-ms", "1500", "--json"],
+      cleanEnv({ NODE_EXTRA_CA_CERTS: join(dir, "cert.pem") }),
+      30_000,
+    );
+    const report = JSON.parse(r.stdout) as JsonReport;
+    assert.deepEqual(problems(report), [], JSON.stringify(report.findings));
+    assert.equal(r.code, 0);
+    assert.equal(report.heartbeatMs, HEARTBEAT_MS);
+  });
+
+  it("exits 2 with a clear message when the certificate is not trusted", async () => {
+    const r = await runCli([
+      "doctor",
+      `https://127.0.0.1:${proxy.port}/events?topic=doctor`,
+      "--duration-ms",
+      "1500",
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /TLS with 127\.0\.0\.1:\d+ failed: .*NODE_EXTRA_CA_CERTS/);
   });
 });

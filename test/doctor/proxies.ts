@@ -7,6 +7,7 @@
  */
 import { once } from "node:events";
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { constants, createGzip } from "node:zlib";
 
@@ -17,8 +18,12 @@ export interface TestProxy {
 
 type Relay = (upstream: IncomingMessage, res: ServerResponse) => void;
 
-async function startProxy(upstreamPort: number, relay: Relay): Promise<TestProxy> {
-  const server: Server = createServer((req, res) => {
+async function startProxy(
+  upstreamPort: number,
+  relay: Relay,
+  tls?: { key: string; cert: string },
+): Promise<TestProxy> {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const up = request(
       {
         host: "127.0.0.1",
@@ -33,7 +38,8 @@ async function startProxy(upstreamPort: number, relay: Relay): Promise<TestProxy
     up.once("error", () => res.destroy());
     res.once("close", () => up.destroy());
     req.pipe(up);
-  });
+  };
+  const server: Server = tls === undefined ? createServer(handler) : createHttpsServer(tls, handler);
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return {
@@ -98,14 +104,22 @@ export function idleTimeoutProxy(upstreamPort: number, idleMs: number): Promise<
   });
 }
 
-/** Forwards everything at once, minus one response header. */
-export function headerDroppingProxy(upstreamPort: number, header: string): Promise<TestProxy> {
-  return startProxy(upstreamPort, (upRes, res) => {
-    const headers = { ...upRes.headers };
-    delete headers[header.toLowerCase()];
-    res.writeHead(upRes.statusCode ?? 502, headers);
-    res.flushHeaders();
-    upRes.on("data", (chunk: Buffer) => res.write(chunk));
-    upRes.once("end", () => res.end());
-  });
+/** Forwards everything at once, minus one response header; over TLS when given a key and certificate. */
+export function headerDroppingProxy(
+  upstreamPort: number,
+  header: string,
+  tls?: { key: string; cert: string },
+): Promise<TestProxy> {
+  return startProxy(
+    upstreamPort,
+    (upRes, res) => {
+      const headers = { ...upRes.headers };
+      delete headers[header.toLowerCase()];
+      res.writeHead(upRes.statusCode ?? 502, headers);
+      res.flushHeaders();
+      upRes.on("data", (chunk: Buffer) => res.write(chunk));
+      upRes.once("end", () => res.end());
+    },
+    tls,
+  );
 }
