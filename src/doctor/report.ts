@@ -91,7 +91,7 @@ export function reportText(r: Report): string {
     const events = p.items.filter((i) => i.kind === "event").length;
     rows.push([
       "received",
-      `${p.bytes} bytes in ${p.chunkCount} chunks: ${comments} comments (heartbeats), ${events} events`,
+      `${p.bytes} bytes in ${count(p.chunkCount, "chunk")}: ${count(comments, "comment")} (heartbeats), ${count(events, "event")}`,
     ]);
     if (r.timing.longestSilenceMs !== null) {
       rows.push([
@@ -127,9 +127,13 @@ export function reportText(r: Report): string {
   const warnings = r.findings.length - problems;
   lines.push(
     problems === 0
-      ? `Healthy: the stream reached this client unbuffered and uncompressed${warnings === 0 ? "" : ` (${warnings} warning${warnings === 1 ? "" : "s"})`}.`
-      : `${problems} problem${problems === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}.`,
+      ? `Healthy: the stream reached this client unbuffered and uncompressed${warnings === 0 ? "" : ` (${count(warnings, "warning")})`}.`
+      : `${count(problems, "problem")}, ${count(warnings, "warning")}.`,
     "",
   );
   return lines.join("\n");
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
