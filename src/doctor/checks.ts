@@ -119,6 +119,8 @@ export function check(
       "stream-headers",
     );
   }
+  // Not a stream (a login page, an error document): its timing says nothing about buffering.
+  const isStream = /^text\/event-stream\s*(;|$)/i.test(type);
   const encoding = (h["content-encoding"] ?? "").trim().toLowerCase();
   if (encoding !== "" && encoding !== "identity") {
     problem(
@@ -161,6 +163,7 @@ export function check(
     );
   }
 
+  if (!isStream) return out;
   const t = timingOf(r);
   const closedEarly = r.end.how !== "duration";
   const window = r.end.atMs - headersMs;

@@ -167,6 +167,16 @@ describe("sse-broker doctor", () => {
     assert.equal(report.status, 404);
   });
 
+  it("reports a 200 answer that is not an event stream by its Content-Type only (exit 1)", async () => {
+    const { code, report } = await doctor([
+      `http://127.0.0.1:${broker.port}/healthz`,
+      "--duration-ms",
+      "800",
+    ]);
+    assert.equal(code, 1);
+    assert.deepEqual(problems(report), ["content-type"], JSON.stringify(report.findings));
+  });
+
   it("judges a hub that advertises no interval by --heartbeat-ms, and warns without it", async () => {
     const proxy = await headerDroppingProxy(broker.port, "SSE-Broker-Heartbeat");
     proxies.push(proxy);
