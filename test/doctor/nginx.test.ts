@@ -75,6 +75,16 @@ http {
       proxy_set_header Connection '';
       proxy_buffering on;
     }
+    # The block docs/doctor.md recommends.
+    location /recommended/ {
+      proxy_pass ${upstream};
+      proxy_http_version 1.1;
+      proxy_set_header Connection '';
+      proxy_buffering off;
+      proxy_cache off;
+      gzip off;
+      proxy_read_timeout 1h;
+    }
     location /buffers/ {
       proxy_pass ${upstream};
       proxy_buffering on;
@@ -119,6 +129,12 @@ http {
     assert.equal(code, 0);
     assert.equal(report.headers["x-accel-buffering"], undefined);
     assert.ok(report.findings.some((f) => f.id === "x-accel-buffering" && f.severity === "warning"));
+  });
+
+  it("is healthy through the nginx location docs/doctor.md recommends", async () => {
+    const { code, report } = await doctor(`http://127.0.0.1:${port}/recommended/events?topic=n`);
+    assert.deepEqual(problems(report), [], JSON.stringify(report.findings));
+    assert.equal(code, 0);
   });
 
   it("finds the buffering of nginx told to ignore X-Accel-Buffering (exit 1)", async () => {
