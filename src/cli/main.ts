@@ -4,7 +4,6 @@
  * SIGINT/SIGTERM, 1 on a runtime failure (e.g. port in use), 2 on bad configuration.
  * @module
  */
-import { doctorCommand } from "../doctor/command.js";
 import { SseBrokerError } from "../errors.js";
 import { parseCli } from "./args.js";
 import { isClusterWorker, reportFatalToPrimary, runPrimary, runWorker } from "./cluster.js";
@@ -26,8 +25,10 @@ function fail(message: string, code: number): void {
 try {
   // `sse-broker doctor URL`: a subcommand with its own options (src/doctor/) that runs no server.
   const command = process.argv[2] === "doctor" ? null : parseCli(process.argv.slice(2), process.env);
-  if (command === null) process.exitCode = await doctorCommand(process.argv.slice(3), process.env);
-  else if (command.kind === "help") process.stdout.write(helpText(packageVersion()));
+  if (command === null) {
+    const { doctorCommand } = await import("../doctor/command.js"); // the server never loads it
+    process.exitCode = await doctorCommand(process.argv.slice(3), process.env);
+  } else if (command.kind === "help") process.stdout.write(helpText(packageVersion()));
   else if (command.kind === "version") process.stdout.write(`${packageVersion()}\n`);
   else if (isClusterWorker()) await runWorker(command.config);
   else if (command.config.workers > 1) runPrimary(command.config);
