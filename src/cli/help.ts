@@ -33,6 +33,7 @@ export function helpText(version: string): string {
     `sse-broker ${version}: a Server-Sent Events broker`,
     "",
     "Usage: sse-broker [options]",
+    "       sse-broker doctor URL [options]   check a deployed stream for buffering proxies (doctor --help)",
     "",
     "Serves the demo on port 8080 of all interfaces by default (--host 127.0.0.1: this machine only):",
     "a time event every 2 s on GET /, topics on GET /events?topic=..., publishing on POST /publish,",

@@ -23,8 +23,12 @@ function fail(message: string, code: number): void {
 }
 
 try {
-  const command = parseCli(process.argv.slice(2), process.env);
-  if (command.kind === "help") process.stdout.write(helpText(packageVersion()));
+  // `sse-broker doctor URL`: a subcommand with its own options (src/doctor/) that runs no server.
+  const command = process.argv[2] === "doctor" ? null : parseCli(process.argv.slice(2), process.env);
+  if (command === null) {
+    const { doctorCommand } = await import("../doctor/command.js"); // the server never loads it
+    process.exitCode = await doctorCommand(process.argv.slice(3), process.env);
+  } else if (command.kind === "help") process.stdout.write(helpText(packageVersion()));
   else if (command.kind === "version") process.stdout.write(`${packageVersion()}\n`);
   else if (isClusterWorker()) await runWorker(command.config);
   else if (command.config.workers > 1) runPrimary(command.config);

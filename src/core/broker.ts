@@ -117,6 +117,8 @@ export interface PendingSubscription {
   readonly resume: { readonly complete: boolean; readonly lastEventId: string } | null;
   /** The id the session will have (send it before `open()`, e.g. in a response header). */
   readonly subscriberId: string;
+  /** The broker's heartbeat interval (`null` = off), advertised to clients in a response header. */
+  readonly heartbeatMs: number | null;
   open(sink: SessionSink): Session;
 }
 
@@ -577,6 +579,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       (typeof mercure?.subscriber === "string" ? mercure.subscriber : `urn:uuid:${randomUUID()}`);
     return {
       subscriberId,
+      heartbeatMs: o.heartbeatMs,
       get resume() {
         ensurePlan();
         return plan === null || lastEventId === undefined ? null : { complete: plan.complete, lastEventId };

@@ -15,7 +15,7 @@ import { constants, type ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import type { PendingSubscription } from "../core/broker.js";
 import type { Session, SessionSink } from "../core/session.js";
-import { SSE_HEADERS } from "../wire/headers.js";
+import { HEARTBEAT_HEADER, SSE_HEADERS } from "../wire/headers.js";
 import { detachForStream } from "./connection.js";
 import { dropStalledSession, http2StreamOf } from "./h2.js";
 
@@ -38,6 +38,8 @@ export function openEventStream(
   if (raw) out.Connection = "close";
   // The id that POST /subscribers/{id}/selectors (and the application) knows this stream by.
   out["SSE-Broker-Subscriber"] = pending.subscriberId;
+  // What `sse-broker doctor` (and any client) expects between two writes when nothing is published.
+  if (pending.heartbeatMs !== null) out[HEARTBEAT_HEADER] = String(pending.heartbeatMs);
   if (pending.resume !== null) {
     const { complete, lastEventId } = pending.resume;
     out[resumeField] = complete && HEADER_SAFE.test(lastEventId) ? lastEventId : "earliest";

@@ -9,3 +9,6 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   // nginx and similar proxies would otherwise buffer the response.
   "X-Accel-Buffering": "no",
 });
+
+/** Response header of a stream giving the broker's heartbeat interval in ms (absent when heartbeats are off). */
+export const HEARTBEAT_HEADER = "SSE-Broker-Heartbeat";
