@@ -12,7 +12,7 @@ const ALLOW_HEADERS = "Authorization, Content-Type, Last-Event-ID, Cache-Control
 // Mercure-Last-Event-ID: the Mercure 1.0 resume cursor, for polyfills that read response headers.
 // SSE-Broker-Subscriber: a page changing its own stream's selectors needs its id (subscribers.ts).
 const EXPOSE_HEADERS =
-  "Last-Event-ID, Mercure-Last-Event-ID, Link, Idempotent-Replayed, SSE-Broker-Subscriber";
+  "Last-Event-ID, Mercure-Last-Event-ID, Link, Idempotent-Replayed, SSE-Broker-Subscriber, SSE-Broker-Heartbeat";
 
 export function corsHeaders(req: IncomingMessage, origins: CorsOrigins): Record<string, string> {
   if (origins === null) return {};
