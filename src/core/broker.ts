@@ -139,6 +139,8 @@ interface BrokerEvents {
   "session-close": [Session, CloseReason];
   /** The session's selectors changed (`changeSelectors`); it has the new set, the old one is given. */
   "session-selectors": [Session, SelectorSet];
+  /** The session's token was replaced (`renewToken`); its `meta` already has the new token's entries. */
+  "session-token": [Session];
   publish: [DeliveredUpdate];
 }
 
@@ -685,13 +687,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * one): its private rights become `grants`, its own credential (for selector changes) `credentialHash`,
    * and it ends at the new token's expiry (never later than its lifetime allows), with a new notice before
    * that. No effect on a closed stream. Refused 409 during a history replay, like a selector change: the
-   * replay was planned with the old rights, and the new ones would apply to its rest only.
+   * replay was planned with the old rights, and the new ones would apply to its rest only. `meta`
+   * (what the caller derives from the new token, e.g. the hub's subscription payloads) is merged into
+   * the session's meta before "session-token" tells listeners.
    */
   renewToken(
     s: Session,
     tokenExpiresAt: number | undefined,
     grants: SelectorSet | null,
     credentialHash: string | undefined,
+    meta?: Readonly<Record<string, unknown>>,
   ): void {
     if (s.closed) return;
     if (s.replaying) throw replayingError();
@@ -701,6 +706,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#expiry.remove(s);
     this.#timeSession(s);
     this.#expiry.add(s);
+    if (meta !== undefined) Object.assign(s.meta, meta);
+    this.#notify("session-token", s);
   }
 
   /**

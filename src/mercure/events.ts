@@ -1,5 +1,6 @@
 /**
- * Subscription events: a private update when a subscription starts and when it ends, in the dialect the
+ * Subscription events: a private update when a subscription starts, when its payload changes (a token
+ * refresh) and when it ends, in the dialect the
  * subscription was made in: classic on `/.well-known/mercure/subscriptions/{topic}/{subscriber}` (JSON-LD);
  * Mercure 1.0 on `/.well-known/mercure/subscriptions/{match_type}/{match}/{subscriber}` with SSE
  * `event: mercure` (draft-08, Subscription Events). They go through `broker.publish` (not the publish
@@ -7,6 +8,7 @@
  * node like any other update.
  * @module
  */
+import { isDeepStrictEqual } from "node:util";
 import type { Broker } from "../core/broker.js";
 import type { Session } from "../core/session.js";
 import type { Logger } from "../options.js";
@@ -48,8 +50,9 @@ function subscriptionsOf(m: MercureSessionMeta): Map<string, Announced> {
 
 /**
  * Starts publishing subscription events; returns a function that stops it. A change of a stream's
- * selectors announces the subscriptions it added (`active: true`) and ended (`active: false`); at the end
- * of the stream only its current subscriptions end.
+ * selectors announces the subscriptions it added (`active: true`) and ended (`active: false`); a token
+ * refresh announces again (`active: true`) those whose payload it changed; at the end of the stream only
+ * its current subscriptions end.
  */
 export function publishSubscriptionEvents(broker: Broker, log: Logger | null): () => void {
   /** What each open session's events announced as active. */
@@ -76,7 +79,12 @@ export function publishSubscriptionEvents(broker: Broker, log: Logger | null): (
     const now = subscriptionsOf(m);
     announced.set(session, now);
     for (const [id, s] of before) if (!now.has(id)) send(m.subscriber, id, s.doc(false), s.type);
-    for (const [id, s] of now) if (!before.has(id)) send(m.subscriber, id, s.doc(true), s.type);
+    for (const [id, s] of now) {
+      const was = before.get(id);
+      // A kept subscription whose payload changed (a token refresh) is announced with its current state.
+      if (was === undefined || !isDeepStrictEqual(was.doc(true), s.doc(true)))
+        send(m.subscriber, id, s.doc(true), s.type);
+    }
   };
   const onClose = (session: Session): void => {
     const m = mercureMeta(session);
@@ -87,10 +95,12 @@ export function publishSubscriptionEvents(broker: Broker, log: Logger | null): (
   };
   broker.on("session-open", onOpen);
   broker.on("session-selectors", onChange);
+  broker.on("session-token", onChange);
   broker.on("session-close", onClose);
   return () => {
     broker.off("session-open", onOpen);
     broker.off("session-selectors", onChange);
+    broker.off("session-token", onChange);
     broker.off("session-close", onClose);
   };
 }

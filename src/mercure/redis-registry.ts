@@ -155,16 +155,19 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     if (this.#closing !== undefined) throw new Error("RedisSubscriptionRegistry is closed");
     this.#broker = broker;
     const onOpen = (s: Session): void => this.#opened(s);
+    // A token refresh may change the payloads a node's entries hold: rewritten like a selector change.
     const onChange = (s: Session): void => this.#changed(s);
     const onClose = (s: Session): void => this.#closed(s);
     const onBrokerClose = (): void => void this.close();
     broker.on("session-open", onOpen);
     broker.on("session-selectors", onChange);
+    broker.on("session-token", onChange);
     broker.on("session-close", onClose);
     broker.once("close", onBrokerClose);
     this.#detach = () => {
       broker.off("session-open", onOpen);
       broker.off("session-selectors", onChange);
+      broker.off("session-token", onChange);
       broker.off("session-close", onClose);
       broker.off("close", onBrokerClose);
     };
@@ -264,7 +267,10 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     );
   }
 
-  /** A stream's selectors changed: its subscriptions that ended leave the hash, the new ones enter it. */
+  /**
+   * A stream's selectors or token changed: its subscriptions that ended leave the hash, the new ones and
+   * those whose entry (payload) changed are written.
+   */
   #changed(session: Session): void {
     const m = mercureMeta(session);
     const before = this.#written.get(session);

@@ -165,6 +165,25 @@ function describe(m: MercureSessionMeta, set: SelectorSet): MercureSessionMeta {
   return { ...m, matchers };
 }
 
+/**
+ * The hub's metadata of a session as a new token describes it (token-refresh.ts): the same subscriptions,
+ * each with the payload the new token gives it (classic: its `mercure.payload`; 1.0: `payloadOf` of the
+ * matcher), and `payloadOf` for matchers added later. `undefined` for sessions of other routes.
+ */
+export function metaWithToken(
+  session: Session,
+  payload: unknown,
+  payloadOf: (match: string) => unknown,
+): MercureSessionMeta | undefined {
+  const m = mercureMeta(session); // describes the current selectors first
+  if (m === undefined) return undefined;
+  const matchers = m.matchers?.map((x): Mercure1Subscription => {
+    const p = payloadOf(x.match);
+    return p === undefined ? { matchType: x.matchType, match: x.match } : { ...x, payload: p };
+  });
+  return { ...m, payload, payloadOf, ...(matchers === undefined ? {} : { matchers }) };
+}
+
 /** This process's subscriptions, read from the broker's open sessions. */
 export class LocalSubscriptionRegistry implements SubscriptionRegistry {
   readonly #broker: Broker;

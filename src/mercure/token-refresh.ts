@@ -10,7 +10,9 @@
  * stream's rights, never narrow them behind its back — a narrower token means a new stream. On success the stream's rights become the new token's and
  * it ends at the new `exp` (its notice moves with it); the new token becomes the stream's own credential
  * (selector changes) in place of the old one, and its `maxStreamsPerToken` slot moves to the new token
- * (429 when that token already holds as many streams as it may open). Refused 409 while the stream
+ * (429 when that token already holds as many streams as it may open). Its subscriptions take the new
+ * token's payloads (the subscriptions APIs list them; a subscription whose payload changed is announced
+ * again, events.ts), and matchers added later read theirs from it. Refused 409 while the stream
  * replays history (Broker.renewToken).
  *
  * Any node: a node that does not hold the stream forwards {id, token} through the subscriber router
@@ -25,11 +27,11 @@ import type { SelectorSet } from "../core/topic.js";
 import { notFoundError, SseBrokerError } from "../errors.js";
 import { sendJson } from "../http/respond.js";
 import { credentialHashOf, refusedError, subscriberRouterOf } from "../subscribers/change.js";
-import { isAccessToken, verifyAccessToken } from "./access-token.js";
+import { isAccessToken, payloadFor, verifyAccessToken } from "./access-token.js";
 import { authRequired, insufficientScope } from "./authorize.js";
 import type { ResolvedMercureOptions } from "./options.js";
 import { HUB_PATH } from "./paths.js";
-import type { MercureSessionMeta } from "./registry.js";
+import { type MercureSessionMeta, metaWithToken } from "./registry.js";
 import { tokenStreamsOf } from "./token-streams.js";
 
 export const SUBSCRIBERS_PATH = `${HUB_PATH}/subscribers`;
@@ -95,20 +97,27 @@ export async function refreshLocally(
   }
   let grants: SelectorSet | null;
   let expiresAt: number | undefined;
+  // What the new token attaches to the stream's subscriptions, as subscribe.ts reads it at the opening.
+  let payload: unknown;
+  let payloadOf: (match: string) => unknown;
   if (mercure.tokenDialect === "1") {
     const g = await verifyAccessToken(token, o, o.hubBase);
     grants = g.subscribe;
     expiresAt = g.expiresAt;
+    payload = g.payload;
+    payloadOf = (match) => payloadFor(g, match);
   } else {
     if (isAccessToken(token)) throw authRequired("this stream's token is a classic Mercure JWT");
-    const payload = await verifyJwt(token, o.subscriberKey, {
+    const claims = await verifyJwt(token, o.subscriberKey, {
       clockToleranceSec: o.jwtClockToleranceSec,
       audience: o.jwtAudience,
       issuer: o.jwtIssuer,
     });
-    const g = o.claims(payload);
+    const g = o.claims(claims);
     grants = g.subscribe === null ? null : broker.matcher.compile(g.subscribe);
     expiresAt = g.expiresAt;
+    payload = g.payload;
+    payloadOf = () => g.payload;
   }
   if (!covers(grants, session.grants)) {
     const message = "the new token does not grant every private selector of the stream's token";
@@ -122,7 +131,9 @@ export async function refreshLocally(
   // From here to the end nothing awaits: the room checked is the room taken.
   const slot = tokenStreamsOf(o)?.slotOf(session);
   slot?.checkRoom(token); // 429, as opening a stream with that token would be
-  broker.renewToken(session, end, grants, credentialHashOf(token)); // 409 during a replay
+  // The subscriptions take the new token's payloads (events.ts announces those that changed).
+  const meta = metaWithToken(session, payload, payloadOf);
+  broker.renewToken(session, end, grants, credentialHashOf(token), meta && { mercure: meta }); // 409 during a replay
   slot?.moveTo(token);
   return { expiresAt: session.expiresAt === undefined ? null : new Date(session.expiresAt).toISOString() };
 }

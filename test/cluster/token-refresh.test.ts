@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { MercureOptions } from "../../src/mercure/index.js";
+import { createRedisSubscriptionRegistry } from "../../src/mercure/redis-registry.js";
 import { createRedisSubscriberRouter } from "../../src/subscribers/redis.js";
 import { createRedisTransport } from "../../src/transport/redis.js";
 import { type RedisServer, startRedisServer, uniquePrefix } from "../helpers/redis-server.js";
@@ -27,9 +29,19 @@ import {
 
 const A = "https://example.com/a";
 const C = "https://example.com/c";
+const API = "/.well-known/mercure/subscriptions";
 /** B's own subscriber key: a token B alone would accept, and A refuses. */
 const B_SUBSCRIBER_SECRET = "node-b-subscriber-secret-at-least-256-bits!";
 const inSeconds = (s: number) => Math.floor(Date.now() / 1000) + s;
+
+/** Polls an async condition (an HTTP read) until it holds, bounded in time (./helpers.ts needs dist/). */
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
 
 describe("Mercure token refresh across nodes", () => {
   let redis: RedisServer;
@@ -126,6 +138,37 @@ describe("Mercure token refresh across nodes", () => {
     const again = await connectSse(subscribeUrl(a.hub, [A]), { headers: { Authorization: `Bearer ${t1}` } });
     cleanup.push(async () => again.close());
     assert.equal(again.status, 200, "t1's slot on A was freed by the refresh");
+  });
+
+  it("B's subscriptions API (Redis registry) lists the payload of the token posted on B", async () => {
+    const prefix = uniquePrefix();
+    const withRegistry = (): MercureOptions => ({
+      subscriptions: true,
+      registry: createRedisSubscriptionRegistry({ url: redis.url, keyPrefix: prefix, logger: null }),
+    });
+    const a = await node(prefix, undefined, withRegistry());
+    const b = await node(prefix, undefined, withRegistry());
+    const apiToken = await subscriberToken([`${API}{/topic}{/subscriber}`]);
+    const payloadsOnB = async (subscriber: string): Promise<string[]> => {
+      const r = await httpRequest(`${b.base}${API}`, { headers: { Authorization: `Bearer ${apiToken}` } });
+      assert.equal(r.status, 200, r.body);
+      return (JSON.parse(r.body).subscriptions as { subscriber: string; topic: string; payload?: unknown }[])
+        .filter((d) => d.subscriber === subscriber)
+        .map((d) => `${d.topic} ${JSON.stringify(d.payload)}`)
+        .sort();
+    };
+    const { subscriber } = await open(a, await subscriberToken([A, MARKER], { payload: { v: 1 } }));
+    await waitUntil("B lists the opening payload", async () =>
+      (await payloadsOnB(subscriber)).includes(`${A} {"v":1}`),
+    );
+    const r = await refresh(b, subscriber, await subscriberToken([A, MARKER], { payload: { v: 2 } }));
+    assert.equal(r.status, 200, r.body);
+    let listed: string[] = [];
+    await waitUntil("B lists the new payload", async () => {
+      listed = await payloadsOnB(subscriber);
+      return listed.includes(`${A} {"v":2}`);
+    });
+    assert.deepEqual(listed, [`${A} {"v":2}`, `${MARKER} {"v":2}`]);
   });
 
   it("returns the holder's refusals through B, and 404 when no node holds the id", async () => {
