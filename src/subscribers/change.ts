@@ -67,6 +67,8 @@ export interface RefusedAnswer {
   readonly code: string;
   readonly message: string;
   readonly status: number;
+  /** The holder's `Retry-After` (seconds) for a 429/503; absent = the default. */
+  readonly retryAfterSec?: number;
 }
 
 /** A change's answer, as it travels between nodes. */
@@ -172,13 +174,26 @@ export async function refreshAnswerFor(
 /** A coded error as data for another node; anything else is rethrown. */
 function refusal(err: unknown): RefusedAnswer {
   if (!(err instanceof SseBrokerError)) throw err;
-  return { ok: false, code: err.code, message: err.message, status: err.statusCode ?? 400 };
+  const answer = { ok: false, code: err.code, message: err.message, status: err.statusCode ?? 400 } as const;
+  return err.retryAfterSec === undefined ? answer : { ...answer, retryAfterSec: err.retryAfterSec };
 }
 
-/** The holder's refusal, thrown again on the node that asked (an unknown code becomes internal). */
+/** Longest `Retry-After` taken from another node's answer (an hour): a bad value falls back to the default. */
+const MAX_RETRY_AFTER_SEC = 3_600;
+
+/**
+ * The holder's refusal, thrown again on the node that asked (an unknown code becomes internal), with the
+ * holder's `Retry-After` when it gave a sane one.
+ */
 export function refusedError(answer: RefusedAnswer): SseBrokerError {
   const code = (answer.code in ErrorCodes ? answer.code : "SSEB_ERR_INTERNAL") as ErrorCode;
-  return new SseBrokerError(code, answer.message, { statusCode: answer.status });
+  const r = answer.retryAfterSec;
+  const retryAfterSec =
+    typeof r === "number" && Number.isSafeInteger(r) && r > 0 && r <= MAX_RETRY_AFTER_SEC ? r : undefined;
+  return new SseBrokerError(code, answer.message, {
+    statusCode: answer.status,
+    ...(retryAfterSec === undefined ? {} : { retryAfterSec }),
+  });
 }
 
 function sameHash(a: string | null, b: string | undefined): boolean {

@@ -3,7 +3,8 @@
  * Redis pub/sub: a node that does not hold the stream publishes the request on `${keyPrefix}subscribers`;
  * every other node answers it if it holds that subscriber id (ids are unique) on the asker's own channel,
  * `${keyPrefix}subscribers:${nodeId}`. The asker takes the holder's answer; when every node PUBLISH
- * reached answered "not here" it is a 404; a node that does not answer within `timeoutMs` makes it a 504
+ * reached answered "not here" it is a 404 (a refusal comes back with the holder's code, status and
+ * `Retry-After`, change.ts); a node that does not answer within `timeoutMs` makes it a 504
  * (the holder may be that one). Pub/sub rather than the event stream: a request is a question for whoever
  * holds the connection now, not something to retain or replay. A selector change carries only its bearer
  * token's SHA-256; a token refresh carries the new token (the holder must verify it), in the PUBLISH only:
