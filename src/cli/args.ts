@@ -74,9 +74,11 @@ export function parseCli(
       `--workers ${workers} needs --redis <url>: worker processes must share a backplane to see each other's events`,
     );
   }
-  const heartbeatMs = src.int("heartbeat-ms", 0) ?? 15_000;
-  const shutdownSpread = src.int("shutdown-retry-spread-ms", 0) ?? 10_000;
-  if (shutdownSpread > 0 && shutdownSpread < 1000) {
+  // The flags say 0 where the broker says null (off).
+  const heartbeatMs = src.int("heartbeat-ms", 0) ?? DEFAULT_BROKER_OPTIONS.heartbeatMs;
+  const shutdownSpread =
+    src.int("shutdown-retry-spread-ms", 0) ?? DEFAULT_BROKER_OPTIONS.shutdownRetrySpreadMs;
+  if (shutdownSpread !== null && shutdownSpread > 0 && shutdownSpread < 1000) {
     throw optionsError(
       `--shutdown-retry-spread-ms must be 0 (no hint) or at least 1000, not ${shutdownSpread}`,
     );
@@ -88,11 +90,12 @@ export function parseCli(
     tls: tlsConfig(src),
     demo: !src.flag("no-demo"),
     demoIntervalMs: src.int("demo-interval-ms", 1) ?? 2000,
-    publishToken: src.str("publish-token") ?? null,
+    publishToken: src.str("publish-token") ?? DEFAULT_BROKER_OPTIONS.publishToken,
     corsOrigins,
     heartbeatMs: heartbeatMs === 0 ? null : heartbeatMs,
-    retryMs: src.int("retry-ms", 0) ?? null,
-    maxStreamLifetimeMs: src.int("max-stream-lifetime-ms", 1000) ?? null,
+    retryMs: src.int("retry-ms", 0) ?? DEFAULT_BROKER_OPTIONS.retryMs,
+    maxStreamLifetimeMs:
+      src.int("max-stream-lifetime-ms", 1000) ?? DEFAULT_BROKER_OPTIONS.maxStreamLifetimeMs,
     tokenExpiryNoticeMs: src.int("token-expiry-notice-ms", 0) ?? DEFAULT_BROKER_OPTIONS.tokenExpiryNoticeMs,
     maxBufferedBytes: src.int("max-buffered-bytes", 1) ?? DEFAULT_BROKER_OPTIONS.maxBufferedBytes,
     flushIntervalMs: src.int("flush-interval-ms", 0) ?? DEFAULT_BROKER_OPTIONS.flushIntervalMs,
@@ -128,12 +131,12 @@ export function parseCli(
     ...hookConfig(src),
     logLevel: src.logLevel("log-level") ?? "info",
     metrics: !src.flag("no-metrics"),
-    metricsToken: src.str("metrics-token") ?? null,
+    metricsToken: src.str("metrics-token") ?? DEFAULT_BROKER_OPTIONS.metricsToken,
     metricsListen: src.hostPort("metrics-listen") ?? null,
     ...consoleConfig(src),
     redisUrl,
     redisPrefix: src.str("redis-prefix") ?? "sse-broker:",
-    presenceTopic: src.str("presence-topic") ?? null,
+    presenceTopic: src.str("presence-topic") ?? DEFAULT_BROKER_OPTIONS.presenceTopic,
     workers,
     mercure: mercureConfig(src, corsOrigins),
   };
@@ -165,7 +168,7 @@ export function parseCli(
 
 /** `--console on` needs a token, and a token means nothing without it. */
 function consoleConfig(src: Source): { consoleMode: "off" | "local" | "on"; consoleToken: string | null } {
-  const consoleMode = src.consoleMode("console") ?? "local";
+  const consoleMode = src.consoleMode("console") ?? DEFAULT_BROKER_OPTIONS.consoleMode;
   const consoleToken = src.str("console-token") ?? null;
   if (consoleMode === "on" && consoleToken === null) {
     throw optionsError(
