@@ -5,6 +5,7 @@
  * @module
  */
 import type { BrokerOptions } from "../options.js";
+import type { CliConfig } from "./args.js";
 
 /** BrokerOptions fields the CLI sets, under the broker's own names (each from one option-specs.ts row). */
 export const CLI_BROKER_KEYS = [
@@ -63,6 +64,13 @@ export type CliBrokerKey = (typeof CLI_BROKER_KEYS)[number];
 
 /** The fields the CLI configures under the broker's own names. */
 export type CliBrokerOptions = Pick<BrokerOptions, CliBrokerKey>;
+
+/**
+ * Fails to compile when args.ts declares a field named like a broker option that CLI_BROKER_KEYS lacks:
+ * brokerOptionsOf would silently leave it out.
+ */
+export type StrayBrokerFields = Never<Exclude<keyof CliConfig & keyof BrokerOptions, CliBrokerKey>>;
+type Never<T extends never> = T;
 
 export function brokerOptionsOf(config: CliBrokerOptions): CliBrokerOptions {
   const out: Partial<Record<CliBrokerKey, unknown>> = {};

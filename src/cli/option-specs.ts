@@ -1,6 +1,7 @@
 /**
  * Every command-line option, described once: name, environment variables, default and help. Parsing
- * (args.ts), `--help` (help.ts) and the docs test all read this table.
+ * (args.ts), `--help` (help.ts) and docs/configuration.md all read this table; an option that sets a
+ * broker option names it (`broker`), and shows that option's default from DEFAULT_BROKER_OPTIONS.
  * @module
  */
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from "../auth/keys.js";
