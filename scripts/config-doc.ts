@@ -1,6 +1,6 @@
 /**
  * docs/configuration.md, rendered from the option table (src/cli/option-specs.ts): every flag, its
- * environment variables, default and help, by group. One source for parsing, `--help` and this page;
+ * environment variables, default (a broker option's from DEFAULT_BROKER_OPTIONS) and help, by group. One source for parsing, `--help` and this page;
  * `npm run docs:config` writes it, test/cli/config-docs.test.ts fails when the committed file is stale.
  * @module
  */
@@ -52,7 +52,8 @@ export function renderConfigDoc(options: readonly OptionSpec[] = OPTIONS): strin
   const lines = [
     "# Configuration reference",
     "",
-    "<!-- Generated from src/cli/option-specs.ts by `npm run docs:config`: edit the option there, not here. -->",
+    "<!-- Generated from src/cli/option-specs.ts by `npm run docs:config`: edit the option there, not here",
+    "(a broker option's default: DEFAULT_BROKER_OPTIONS in src/options.ts). -->",
     "",
     "Every option of the `sse-broker` command (and of `npm start -- …`), generated from the one table the",
     "command parses and `--help` prints. A flag wins over its environment variables; of several variables",

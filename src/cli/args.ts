@@ -9,11 +9,16 @@ import { optionsError } from "../errors.js";
 import { trustedProxies } from "../http/client-address.js";
 import type { MercureOptions, MercureProtocol } from "../mercure/options.js";
 import { DEFAULT_BROKER_OPTIONS } from "../options.js";
+import type { CliBrokerOptions } from "./broker-options.js";
 import { ALGORITHMS, LOG_LEVELS, type LogLevel, MERCURE_PROTOCOLS, OPTIONS, spec } from "./option-specs.js";
 
 export type { LogLevel } from "./option-specs.js";
 
-export interface CliConfig {
+/**
+ * What the command line configures. The broker's options (CLI_BROKER_KEYS) come with BrokerOptions' own
+ * types and docs; only what the CLI alone knows is declared here.
+ */
+export interface CliConfig extends CliBrokerOptions {
   /** 0 = any free port (the listening log line tells which). */
   port: number;
   /** `undefined` = all interfaces, like the Go original. */
@@ -21,63 +26,12 @@ export interface CliConfig {
   /** The demo producer plus the demo routes (`GET /` page and stream). */
   demo: boolean;
   demoIntervalMs: number;
-  publishToken: string | null;
-  corsOrigins: "*" | readonly string[] | null;
-  heartbeatMs: number | null;
-  retryMs: number | null;
-  maxStreamLifetimeMs: number | null;
-  tokenExpiryNoticeMs: number;
-  maxBufferedBytes: number;
-  flushIntervalMs: number;
-  maxFlushDelayMs: number;
-  historyLimit: number;
-  historyMaxBytes: number;
-  historyMaxTopics: number;
-  historyMaxEvents: number;
-  historyMaxTotalBytes: number;
-  shutdownRetrySpreadMs: number | null;
-  maxBodyBytes: number;
-  maxSelectorsPerSubscription: number;
-  maxSelectorLength: number;
-  maxTemplateExpressions: number;
-  maxPatternSelectors: number;
-  maxPatternSelectorsPerClient: number;
-  maxTopicsPerUpdate: number;
-  maxEventBytes: number;
-  maxBatchEvents: number;
-  idempotencyTtlMs: number;
-  maxIdempotencyKeys: number;
-  /** Trusted reverse proxies (IPs, CIDRs, `loopback`). */
-  trustProxy: readonly string[];
-  /** Origins allowed to `POST /publish` from a browser. */
-  publishOrigins: readonly string[];
-  maxConnections: number | null;
-  maxConnectionsPerIp: number | null;
-  connectionRatePerIp: number | null;
-  publishRatePerKey: number | null;
+  /** Node's `server.headersTimeout`: a request's headers must arrive within it. */
   headersTimeoutMs: number;
+  /** Node's `server.requestTimeout`: a request's headers and body must arrive within it (never streams). */
   requestTimeoutMs: number;
-  /** Backend hooks (see BrokerOptions); `null` URLs = off. */
-  subscribeHookUrl: string | null;
-  subscribeHookTimeoutMs: number;
-  subscribeHookFailure: "deny" | "allow";
-  subscribeHookCacheMs: number;
-  subscribeHookCacheSize: number;
-  subscribeHookConcurrency: number;
-  subscribeHookQueue: number;
-  disconnectHookUrl: string | null;
-  disconnectHookIntervalMs: number;
-  disconnectHookBatch: number;
-  disconnectHookQueue: number;
-  disconnectHookRetries: number;
-  disconnectHookTimeoutMs: number;
   logLevel: LogLevel;
   metrics: boolean;
-  metricsToken: string | null;
-  /** The live console at `/ui/` (see BrokerOptions.consoleMode). */
-  consoleMode: "off" | "local" | "on";
-  /** With `consoleMode` `"on"`: the token remote clients give. */
-  consoleToken: string | null;
   /** A second listener serving `/metrics` and `/healthz` without a token; `null` = none. */
   metricsListen: { host: string; port: number } | null;
   /** `--tls-cert`/`--tls-key`: serve HTTPS (HTTP/2 + HTTP/1.1); `null` = plain HTTP. Read at start. */
@@ -92,8 +46,6 @@ export interface CliConfig {
   subscriptionsTtlMs?: number;
   /** With `redisUrl`: TTL of this node's presence counts in Redis. Absent = the default (15 s). */
   presenceTtlMs?: number;
-  /** Topic of join/leave presence notices; `null` = none. */
-  presenceTopic: string | null;
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   workers: number;
   /** The Mercure hub on /.well-known/mercure; `null` = off (no JWT key configured). */
@@ -122,9 +74,11 @@ export function parseCli(
       `--workers ${workers} needs --redis <url>: worker processes must share a backplane to see each other's events`,
     );
   }
-  const heartbeatMs = src.int("heartbeat-ms", 0) ?? 15_000;
-  const shutdownSpread = src.int("shutdown-retry-spread-ms", 0) ?? 10_000;
-  if (shutdownSpread > 0 && shutdownSpread < 1000) {
+  // The flags say 0 where the broker says null (off).
+  const heartbeatMs = src.int("heartbeat-ms", 0) ?? DEFAULT_BROKER_OPTIONS.heartbeatMs;
+  const shutdownSpread =
+    src.int("shutdown-retry-spread-ms", 0) ?? DEFAULT_BROKER_OPTIONS.shutdownRetrySpreadMs;
+  if (shutdownSpread !== null && shutdownSpread > 0 && shutdownSpread < 1000) {
     throw optionsError(
       `--shutdown-retry-spread-ms must be 0 (no hint) or at least 1000, not ${shutdownSpread}`,
     );
@@ -136,11 +90,12 @@ export function parseCli(
     tls: tlsConfig(src),
     demo: !src.flag("no-demo"),
     demoIntervalMs: src.int("demo-interval-ms", 1) ?? 2000,
-    publishToken: src.str("publish-token") ?? null,
+    publishToken: src.str("publish-token") ?? DEFAULT_BROKER_OPTIONS.publishToken,
     corsOrigins,
     heartbeatMs: heartbeatMs === 0 ? null : heartbeatMs,
-    retryMs: src.int("retry-ms", 0) ?? null,
-    maxStreamLifetimeMs: src.int("max-stream-lifetime-ms", 1000) ?? null,
+    retryMs: src.int("retry-ms", 0) ?? DEFAULT_BROKER_OPTIONS.retryMs,
+    maxStreamLifetimeMs:
+      src.int("max-stream-lifetime-ms", 1000) ?? DEFAULT_BROKER_OPTIONS.maxStreamLifetimeMs,
     tokenExpiryNoticeMs: src.int("token-expiry-notice-ms", 0) ?? DEFAULT_BROKER_OPTIONS.tokenExpiryNoticeMs,
     maxBufferedBytes: src.int("max-buffered-bytes", 1) ?? DEFAULT_BROKER_OPTIONS.maxBufferedBytes,
     flushIntervalMs: src.int("flush-interval-ms", 0) ?? DEFAULT_BROKER_OPTIONS.flushIntervalMs,
@@ -176,12 +131,12 @@ export function parseCli(
     ...hookConfig(src),
     logLevel: src.logLevel("log-level") ?? "info",
     metrics: !src.flag("no-metrics"),
-    metricsToken: src.str("metrics-token") ?? null,
+    metricsToken: src.str("metrics-token") ?? DEFAULT_BROKER_OPTIONS.metricsToken,
     metricsListen: src.hostPort("metrics-listen") ?? null,
     ...consoleConfig(src),
     redisUrl,
     redisPrefix: src.str("redis-prefix") ?? "sse-broker:",
-    presenceTopic: src.str("presence-topic") ?? null,
+    presenceTopic: src.str("presence-topic") ?? DEFAULT_BROKER_OPTIONS.presenceTopic,
     workers,
     mercure: mercureConfig(src, corsOrigins),
   };
@@ -213,7 +168,7 @@ export function parseCli(
 
 /** `--console on` needs a token, and a token means nothing without it. */
 function consoleConfig(src: Source): { consoleMode: "off" | "local" | "on"; consoleToken: string | null } {
-  const consoleMode = src.consoleMode("console") ?? "local";
+  const consoleMode = src.consoleMode("console") ?? DEFAULT_BROKER_OPTIONS.consoleMode;
   const consoleToken = src.str("console-token") ?? null;
   if (consoleMode === "on" && consoleToken === null) {
     throw optionsError(

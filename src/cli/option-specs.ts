@@ -1,9 +1,12 @@
 /**
  * Every command-line option, described once: name, environment variables, default and help. Parsing
- * (args.ts), `--help` (help.ts) and the docs test all read this table.
+ * (args.ts), `--help` (help.ts) and docs/configuration.md all read this table; an option that sets a
+ * broker option names it (`broker`), and shows that option's default from DEFAULT_BROKER_OPTIONS.
  * @module
  */
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from "../auth/keys.js";
+import { DEFAULT_BROKER_OPTIONS } from "../options.js";
+import type { CliBrokerKey } from "./broker-options.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -22,6 +25,12 @@ export interface OptionSpec {
   readonly multiple?: boolean;
   /** Environment variables read when the flag is absent, first set wins. */
   readonly env?: readonly string[];
+  /**
+   * The broker option (BrokerOptions field) this option sets. Its default in DEFAULT_BROKER_OPTIONS is the
+   * `default` shown, unless the spec writes one that explains more.
+   */
+  readonly broker?: CliBrokerKey;
+  /** Shown in help and docs; a `broker` option without one shows the broker's default. */
   readonly default?: string;
   readonly help: string;
 }
@@ -37,8 +46,8 @@ export type Group =
   | "Mercure hub"
   | "Other";
 
-/** Every option, in help order. */
-export const OPTIONS: readonly OptionSpec[] = [
+/** Every option, in help order, as written: broker options may leave their default to the broker. */
+const TABLE: readonly OptionSpec[] = [
   {
     name: "port",
     group: "Server",
@@ -62,7 +71,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: "ADDR",
     multiple: true,
     env: ["SSE_BROKER_TRUST_PROXY"],
-    default: "none",
+    broker: "trustProxy",
     help: "reverse proxy whose X-Forwarded-For/Forwarded give the client address: IP, CIDR or 'loopback'; repeatable",
   },
   {
@@ -98,6 +107,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "TOKEN",
     env: ["SSE_BROKER_PUBLISH_TOKEN"],
+    broker: "publishToken",
     default: "none: publish from this machine only",
     help: "bearer token required by POST /publish; without one only local requests publish: loopback client and Host, no untrusted proxy headers, no foreign Origin (prefer the env var: argv is visible to other users)",
   },
@@ -106,7 +116,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "TOPIC",
     env: ["SSE_BROKER_PRESENCE_TOPIC"],
-    default: "none",
+    broker: "presenceTopic",
     help: 'publish {"selector","count","change":"join"|"leave"} on this topic when a selector\'s subscriber count changes (at most once per selector per second; public: any subscriber of the topic sees which selectors are subscribed)',
   },
   {
@@ -115,7 +125,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: "ORIGIN",
     multiple: true,
     env: ["SSE_BROKER_PUBLISH_CORS_ORIGIN"],
-    default: "none",
+    broker: "publishOrigins",
     help: "origin allowed to POST /publish from a browser (CORS, and the Origin check without a token); repeatable",
   },
   {
@@ -124,7 +134,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: "ORIGIN",
     multiple: true,
     env: ["SSE_BROKER_CORS_ORIGIN", "MERCURE_CORS_ORIGINS"],
-    default: "*",
+    broker: "corsOrigins",
     help: "allowed origin (streams, publish, Mercure); repeat for several; 'none' = no CORS headers",
   },
   {
@@ -132,7 +142,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "MS",
     env: ["SSE_BROKER_HEARTBEAT_MS"],
-    default: "15000",
+    broker: "heartbeatMs",
     help: "interval of heartbeat comments on every stream (0 = off)",
   },
   {
@@ -140,7 +150,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "MS",
     env: ["SSE_BROKER_RETRY_MS"],
-    default: "none",
+    broker: "retryMs",
     help: "reconnection delay sent to clients as 'retry:' when a stream opens, plus a random 0-50 %",
   },
   {
@@ -148,7 +158,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "MS",
     env: ["SSE_BROKER_MAX_STREAM_LIFETIME_MS"],
-    default: "none",
+    broker: "maxStreamLifetimeMs",
     help: "end every stream after at most this long (in its last 10 %, at random); clients reconnect and resume",
   },
   {
@@ -156,7 +166,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "MS",
     env: ["SSE_BROKER_TOKEN_EXPIRY_NOTICE_MS"],
-    default: "60000",
+    broker: "tokenExpiryNoticeMs",
     help: "send the sse-broker.token-expiring event this long before a stream's token expires (0 = off)",
   },
   {
@@ -164,7 +174,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "BYTES",
     env: ["SSE_BROKER_MAX_BUFFERED_BYTES"],
-    default: "1048576",
+    broker: "maxBufferedBytes",
     help: "pending output after which a slow subscriber is disconnected (it resumes with Last-Event-ID)",
   },
   {
@@ -172,7 +182,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "MS",
     env: ["SSE_BROKER_FLUSH_INTERVAL_MS"],
-    default: "0",
+    broker: "flushIntervalMs",
     help: "a fixed wait: each write waits MS after its first event so later ones share it (0 = adaptive, see --max-flush-delay-ms)",
   },
   {
@@ -180,7 +190,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "MS",
     env: ["SSE_BROKER_MAX_FLUSH_DELAY_MS"],
-    default: "20",
+    broker: "maxFlushDelayMs",
     help: "with --flush-interval-ms 0: longest an event waits to share a write while the broker is busy writing (idle: at once; 0 = never wait)",
   },
   {
@@ -188,7 +198,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "N",
     env: ["SSE_BROKER_HISTORY_SIZE"],
-    default: "1000",
+    broker: "historyLimit",
     help: "events kept per topic for Last-Event-ID resume (0 = none)",
   },
   {
@@ -196,7 +206,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "BYTES",
     env: ["SSE_BROKER_HISTORY_BYTES"],
-    default: "4194304",
+    broker: "historyMaxBytes",
     help: "encoded bytes kept per topic",
   },
   {
@@ -204,7 +214,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "N",
     env: ["SSE_BROKER_HISTORY_TOPICS"],
-    default: "10000",
+    broker: "historyMaxTopics",
     help: "topics with kept history; past it the least recently published topic's history goes",
   },
   {
@@ -212,7 +222,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "N",
     env: ["SSE_BROKER_HISTORY_TOTAL_EVENTS"],
-    default: "100000",
+    broker: "historyMaxEvents",
     help: "events kept for resume in all topics together; past it the oldest go",
   },
   {
@@ -220,7 +230,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "BYTES",
     env: ["SSE_BROKER_HISTORY_TOTAL_BYTES"],
-    default: "67108864",
+    broker: "historyMaxTotalBytes",
     help: "encoded bytes kept for resume in all topics together; past it the oldest go",
   },
   {
@@ -228,7 +238,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "MS",
     env: ["SSE_BROKER_SHUTDOWN_RETRY_SPREAD_MS"],
-    default: "10000",
+    broker: "shutdownRetrySpreadMs",
     help: "at shutdown, tell each stream to reconnect after a random 1 s to MS (0 = no hint)",
   },
   {
@@ -236,7 +246,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Broker",
     arg: "BYTES",
     env: ["SSE_BROKER_MAX_BODY_BYTES"],
-    default: "1048576",
+    broker: "maxBodyBytes",
     help: "largest accepted publish request body",
   },
   {
@@ -244,6 +254,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_MAX_CONNECTIONS"],
+    broker: "maxConnections",
     default: "open-file limit minus max(256, 5 %)",
     help: "open event streams at most; more get 503 with Retry-After ('none' = no cap)",
   },
@@ -252,7 +263,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_MAX_CONNECTIONS_PER_IP"],
-    default: "256",
+    broker: "maxConnectionsPerIp",
     help: "open event streams per client address; more get 503 ('none' = no cap)",
   },
   {
@@ -260,7 +271,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_CONNECTION_RATE_PER_IP"],
-    default: "32",
+    broker: "connectionRatePerIp",
     help: "new event streams per second per client address, bursts of twice that; more get 429 ('none' = off)",
   },
   {
@@ -268,7 +279,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_PUBLISH_RATE_PER_KEY"],
-    default: "1000",
+    broker: "publishRatePerKey",
     help: "publishes per second per token (or per address without one), bursts of twice that; more get 429 ('none' = off)",
   },
   {
@@ -276,7 +287,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_MAX_SELECTORS"],
-    default: "64",
+    broker: "maxSelectorsPerSubscription",
     help: "topic selectors per subscription; more get 400",
   },
   {
@@ -284,7 +295,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_MAX_SELECTOR_LENGTH"],
-    default: "1024",
+    broker: "maxSelectorLength",
     help: "characters per topic selector (at most 2048, the longest topic); longer get 400",
   },
   {
@@ -292,7 +303,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_MAX_TEMPLATE_EXPRESSIONS"],
-    default: "8",
+    broker: "maxTemplateExpressions",
     help: "expressions ({...}) per URI template selector; more get 400",
   },
   {
@@ -300,7 +311,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_MAX_PATTERN_SELECTORS"],
-    default: "10000",
+    broker: "maxPatternSelectors",
     help: "distinct URI template selectors on this node (they bound a publish's matching work); more get 503",
   },
   {
@@ -308,7 +319,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_MAX_PATTERN_SELECTORS_PER_IP"],
-    default: "256",
+    broker: "maxPatternSelectorsPerClient",
     help: "distinct URI template selectors held by one client address; more get 429",
   },
   {
@@ -316,7 +327,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_MAX_TOPICS_PER_UPDATE"],
-    default: "32",
+    broker: "maxTopicsPerUpdate",
     help: "topics of one published update (canonical plus alternates); more get 400",
   },
   {
@@ -324,7 +335,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_MAX_BATCH_EVENTS"],
-    default: "100",
+    broker: "maxBatchEvents",
     help: "events of one batch publish (a JSON array on POST /publish); more get 413",
   },
   {
@@ -332,7 +343,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "MS",
     env: ["SSE_BROKER_IDEMPOTENCY_TTL_MS"],
-    default: "86400000",
+    broker: "idempotencyTtlMs",
     help: "how long the answer to a publish with an Idempotency-Key is remembered for its retries",
   },
   {
@@ -340,7 +351,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "N",
     env: ["SSE_BROKER_MAX_IDEMPOTENCY_KEYS"],
-    default: "10000",
+    broker: "maxIdempotencyKeys",
     help: "Idempotency-Key answers remembered on this node (least recently used go first; with --redis they are in Redis too)",
   },
   {
@@ -348,7 +359,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Limits",
     arg: "BYTES",
     env: ["SSE_BROKER_MAX_EVENT_BYTES"],
-    default: "1048576",
+    broker: "maxEventBytes",
     help: "UTF-8 bytes of one event's data; more get 413",
   },
   {
@@ -372,7 +383,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "URL",
     env: ["SSE_BROKER_SUBSCRIBE_HOOK_URL"],
-    default: "none",
+    broker: "subscribeHookUrl",
     help: "ask this URL (JSON POST, with the client's Authorization and Cookie) before each stream opens; it allows, denies or narrows the topics",
   },
   {
@@ -380,7 +391,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "MS",
     env: ["SSE_BROKER_SUBSCRIBE_HOOK_TIMEOUT_MS"],
-    default: "2000",
+    broker: "subscribeHookTimeoutMs",
     help: "longest wait for the subscribe hook's answer, queueing included",
   },
   {
@@ -388,7 +399,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "POLICY",
     env: ["SSE_BROKER_SUBSCRIBE_HOOK_FAILURE"],
-    default: "deny",
+    broker: "subscribeHookFailure",
     help: "when the hook fails (timeout, non-200, invalid answer): deny (503) or allow (the topics asked for)",
   },
   {
@@ -396,7 +407,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "MS",
     env: ["SSE_BROKER_SUBSCRIBE_HOOK_CACHE_MS"],
-    default: "5000",
+    broker: "subscribeHookCacheMs",
     help: "reuse an answer for the same credentials and topics this long (a shorter Cache-Control max-age wins; 0 = no cache)",
   },
   {
@@ -404,7 +415,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "N",
     env: ["SSE_BROKER_SUBSCRIBE_HOOK_CACHE_SIZE"],
-    default: "10000",
+    broker: "subscribeHookCacheSize",
     help: "answers cached at most (least recently used go first)",
   },
   {
@@ -412,7 +423,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "N",
     env: ["SSE_BROKER_SUBSCRIBE_HOOK_CONCURRENCY"],
-    default: "64",
+    broker: "subscribeHookConcurrency",
     help: "subscribe hook calls in flight at most",
   },
   {
@@ -420,7 +431,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "N",
     env: ["SSE_BROKER_SUBSCRIBE_HOOK_QUEUE"],
-    default: "1000",
+    broker: "subscribeHookQueue",
     help: "subscribe hook calls waiting for a slot at most; past it a connect gets 503",
   },
   {
@@ -428,7 +439,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "URL",
     env: ["SSE_BROKER_DISCONNECT_HOOK_URL"],
-    default: "none",
+    broker: "disconnectHookUrl",
     help: "POST batches of ended streams ([{id, client, selectors, openedAt, closedAt, reason}]) to this URL",
   },
   {
@@ -436,7 +447,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "MS",
     env: ["SSE_BROKER_DISCONNECT_HOOK_INTERVAL_MS"],
-    default: "1000",
+    broker: "disconnectHookIntervalMs",
     help: "a batch of disconnects is sent at most MS after its first entry",
   },
   {
@@ -444,7 +455,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "N",
     env: ["SSE_BROKER_DISCONNECT_HOOK_BATCH"],
-    default: "100",
+    broker: "disconnectHookBatch",
     help: "disconnects per POST; a full batch is sent at once",
   },
   {
@@ -452,7 +463,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "N",
     env: ["SSE_BROKER_DISCONNECT_HOOK_QUEUE"],
-    default: "10000",
+    broker: "disconnectHookQueue",
     help: "disconnects waiting at most; past it the oldest are dropped (counted in /metrics)",
   },
   {
@@ -460,7 +471,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "N",
     env: ["SSE_BROKER_DISCONNECT_HOOK_RETRIES"],
-    default: "3",
+    broker: "disconnectHookRetries",
     help: "retries of a failed disconnect POST before its batch is dropped",
   },
   {
@@ -468,7 +479,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Backend hooks",
     arg: "MS",
     env: ["SSE_BROKER_DISCONNECT_HOOK_TIMEOUT_MS"],
-    default: "5000",
+    broker: "disconnectHookTimeoutMs",
     help: "longest wait for one disconnect POST",
   },
   {
@@ -490,6 +501,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Logging and metrics",
     arg: "TOKEN",
     env: ["SSE_BROKER_METRICS_TOKEN"],
+    broker: "metricsToken",
     default: "none: /metrics from this machine only",
     help: "bearer token GET /metrics requires (prefer the env var)",
   },
@@ -498,7 +510,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Logging and metrics",
     arg: "MODE",
     env: ["SSE_BROKER_CONSOLE"],
-    default: "local",
+    broker: "consoleMode",
     help: "the live console at /ui/: off; local = requests from this machine only (loopback client and Host, no untrusted proxy headers); on = also remote clients with --console-token",
   },
   {
@@ -506,7 +518,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     group: "Logging and metrics",
     arg: "TOKEN",
     env: ["SSE_BROKER_CONSOLE_TOKEN"],
-    default: "none",
+    broker: "consoleToken",
     help: "with --console on: the token remote clients give (HTTP Basic password, any user name; or Bearer) to open /ui/ (prefer the env var)",
   },
   {
@@ -561,6 +573,22 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: "help", group: "Other", short: "h", help: "print this help and exit" },
   { name: "version", group: "Other", short: "v", help: "print the version and exit" },
 ];
+
+/** Every option, in help order, with the broker options' defaults filled in. */
+export const OPTIONS: readonly OptionSpec[] = TABLE.map(withBrokerDefault);
+
+function withBrokerDefault(o: OptionSpec): OptionSpec {
+  if (o.broker === undefined || o.default !== undefined) return o;
+  return { ...o, default: defaultText(DEFAULT_BROKER_OPTIONS[o.broker]) };
+}
+
+/** A broker default as help shows it: the value itself, `none` for null or an empty list. */
+export function defaultText(value: unknown): string {
+  if (value === null) return "none";
+  if (typeof value === "number" || typeof value === "string") return String(value);
+  if (Array.isArray(value)) return value.length === 0 ? "none" : value.join(", ");
+  throw new Error(`no text for the default ${JSON.stringify(value)}`);
+}
 
 /** Names and env vars of the reference hub (dunglas/mercure), so its configuration carries over. */
 function mercureOptions(): OptionSpec[] {

@@ -4,9 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { isDeepStrictEqual } from "node:util";
 import { parseCli } from "../../src/cli/args.js";
-import { brokerOptionsOf } from "../../src/cli/broker-options.js";
-import { OPTIONS } from "../../src/cli/option-specs.js";
+import { brokerOptionsOf, CLI_BROKER_KEYS } from "../../src/cli/broker-options.js";
+import { defaultText, OPTIONS } from "../../src/cli/option-specs.js";
 import { createBroker } from "../../src/index.js";
 import { DEFAULT_BROKER_OPTIONS } from "../../src/options.js";
 
@@ -95,6 +96,66 @@ describe("option defaults", () => {
       const value = at(defaults, paths[0] as string);
       // A Mercure option left unset stays undefined in the config: the hub's own default applies.
       if (value !== undefined) assert.equal(value, Number(o.default));
+    });
+  }
+});
+
+describe("options that set a broker option (spec field broker)", () => {
+  const backed = OPTIONS.filter((o) => o.broker !== undefined);
+
+  it("claim each of CLI_BROKER_KEYS exactly once, and nothing else", () => {
+    assert.deepEqual(backed.map((o) => o.broker).sort(), [...CLI_BROKER_KEYS].sort());
+  });
+
+  const defaults = config([]);
+  for (const o of backed) {
+    const key = o.broker as (typeof CLI_BROKER_KEYS)[number];
+    it(`--${o.name}: parsed unset as the broker's default ${key}, which help shows unless it explains`, () => {
+      assert.deepEqual(defaults[key], DEFAULT_BROKER_OPTIONS[key]);
+      const derived = defaultText(DEFAULT_BROKER_OPTIONS[key]);
+      // Hand-written defaults are the ones that say more than the value (e.g. "none: … this machine only").
+      if (o.default !== derived)
+        assert.ok(o.default !== undefined && !/^[\w*.-]+$/.test(o.default), o.default);
+    });
+  }
+
+  // A value unlike the default for each option, to see which field it lands in.
+  const VALUES: Record<string, string[]> = {
+    "trust-proxy": ["loopback"],
+    "publish-token": ["t0k"],
+    "presence-topic": ["who"],
+    "publish-cors-origin": ["https://a.example"],
+    "cors-origin": ["https://a.example"],
+    "retry-ms": ["3000"],
+    "max-stream-lifetime-ms": ["60000"],
+    "max-connections": ["7"],
+    "heartbeat-ms": ["0"],
+    "shutdown-retry-spread-ms": ["0"],
+    "subscribe-hook-url": ["http://127.0.0.1:1/s"],
+    "subscribe-hook-failure": ["allow"],
+    "disconnect-hook-url": ["http://127.0.0.1:1/d"],
+    "metrics-token": ["m3t"],
+    console: ["off"],
+    "console-token": ["c0n", "--console", "on"],
+  };
+  const hookBase = [
+    "--subscribe-hook-url",
+    "http://127.0.0.1:1/s0",
+    "--disconnect-hook-url",
+    "http://127.0.0.1:1/d0",
+  ];
+  const base = config(hookBase);
+  for (const o of backed) {
+    it(`--${o.name} sets ${o.broker}`, () => {
+      const value = VALUES[o.name] ?? [
+        String((DEFAULT_BROKER_OPTIONS[o.broker as "historyLimit"] as number) + 1),
+      ];
+      const set = config([...hookBase, `--${o.name}`, ...value]);
+      const expected = o.name === "console-token" ? ["consoleMode", "consoleToken"] : [o.broker];
+      const fields = Object.keys(set).filter(
+        (k) => !isDeepStrictEqual(base[k as keyof typeof base], set[k as keyof typeof set]),
+      );
+      assert.deepEqual(fields.sort(), expected);
     });
   }
 });
