@@ -253,7 +253,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: "N",
     env: ["SSE_BROKER_MAX_CONNECTIONS_PER_IP"],
     default: "256",
-    help: "open event streams per client address; more get 503 ('none' = no cap)",
+    help: "open event streams per client address; more get 503 ('none' = no cap); with TLS also caps connections per address at N + 8",
   },
   {
     name: "connection-rate-per-ip",
@@ -261,7 +261,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: "N",
     env: ["SSE_BROKER_CONNECTION_RATE_PER_IP"],
     default: "32",
-    help: "new event streams per second per client address, bursts of twice that; more get 429 ('none' = off)",
+    help: "new event streams per second per client address, bursts of twice that; more get 429 ('none' = off); with TLS also new connections",
   },
   {
     name: "publish-rate-per-key",
