@@ -25,8 +25,9 @@ import { SseBrokerError } from "../errors.js";
 import type { RefusalCounts } from "../metrics/refusals.js";
 import { SocketAdmission } from "./admission.js";
 import { clientErrorHandler } from "./client-error.js";
-import { closeSessionWithin, cutSession, registerSessionSocket } from "./h2.js";
+import { closeSessionWithin, cutSession, dropStalledSession, registerSessionSocket } from "./h2.js";
 import { resetWhenAnswered, sendError } from "./respond.js";
+import { isHttp2EventStream } from "./stream.js";
 
 /** Concurrent streams a client may open on one session (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
 export const MAX_CONCURRENT_STREAMS = 256;
@@ -201,11 +202,21 @@ function isSession(x: Http2Session | Socket): x is Http2Session {
 /**
  * node:http's `requestTimeout` for an HTTP/2 request: 408 when its answer has not started in time (an
  * upload too slow), then the stream is reset so that the client stops sending. Event streams start their
- * answer at once and are never affected.
+ * answer at once and are never affected. Another answer not finished by then is reset (CANCEL): its
+ * client gives it no flow-control window (reads nothing), and the stream, its buffered body and its
+ * session would otherwise stay forever; an HTTP/1.1 socket hands such an answer to the kernel instead.
  */
 function answerInTime(res: Http2ServerResponse, ms: number, refused: RefusalCounts): void {
   const timer = setTimeout(() => {
-    if (res.headersSent || res.stream.destroyed) return;
+    const stream = res.stream;
+    if (stream.destroyed || stream.closed) return;
+    if (res.headersSent) {
+      if (isHttp2EventStream(stream)) return;
+      refused.request_timeout++;
+      stream.close(constants.NGHTTP2_CANCEL);
+      if (stream.session !== undefined) dropStalledSession(stream.session);
+      return;
+    }
     refused.request_timeout++;
     const err = new SseBrokerError("SSEB_ERR_REQUEST_TIMEOUT", "the request did not arrive in time", {
       statusCode: 408,

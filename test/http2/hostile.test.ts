@@ -295,3 +295,38 @@ describe("HTTP/2 over TLS, hostile clients", { skip: noOpenssl }, () => {
     assert.equal(s.broker.stats.eventsPublished, 0);
   });
 });
+
+describe("HTTP/2 over TLS, clients that never read", { skip: noOpenssl }, () => {
+  let cert: TestCert;
+  before(() => {
+    cert = makeCert();
+  });
+  after(() => cert?.remove());
+
+  it("resets answers a zero-window client never takes within the request timeout; the session goes", async () => {
+    const s = await startTlsServer(cert, ["--request-timeout-ms", "400", "--headers-timeout-ms", "400"]);
+    // Window 0 for every stream: no answer body can ever be sent to it.
+    const session = h2connectRaw(`https://${HOST}:${s.port}`, {
+      ca: cert.cert,
+      settings: { initialWindowSize: 0 },
+    });
+    session.on("error", () => {});
+    try {
+      const answers = ["/healthz", "/ui/", "/healthz"].map((path) => {
+        const st = session.request({ ":path": path });
+        st.on("error", () => {});
+        return new Promise<number>((resolve) => st.once("close", () => resolve(st.rstCode)));
+      });
+      const events = session.request({ ":path": "/events?topic=zero" });
+      events.on("error", () => {});
+      await once(events, "response");
+      for (const code of await Promise.all(answers)) assert.equal(code, 0x8); // CANCEL
+      // The event stream is not an answer that must finish: it stays.
+      assert.equal(events.closed, false);
+      assert.equal(s.broker.sessions.size, 1);
+    } finally {
+      session.destroy();
+      await s.close();
+    }
+  });
+});
