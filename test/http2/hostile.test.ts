@@ -330,3 +330,68 @@ describe("HTTP/2 over TLS, clients that never read", { skip: noOpenssl }, () => 
     }
   });
 });
+
+describe("HTTP/2 over TLS, floods within one connection", { skip: noOpenssl }, () => {
+  let cert: TestCert;
+  let s: RunningServer;
+  before(async () => {
+    cert = makeCert();
+    s = await startTlsServer(cert, ["--max-connections-per-ip", "none", "--connection-rate-per-ip", "none"]);
+  });
+  after(async () => {
+    await s?.close();
+    cert?.remove();
+  });
+
+  it("takes at most 256 concurrent streams on a session, and the broker forgets them all", async () => {
+    const session = await h2connect(s.port, cert);
+    session.on("error", () => {});
+    try {
+      // Node's client queues streams past the server's SETTINGS_MAX_CONCURRENT_STREAMS: open 300.
+      const streams = Array.from({ length: 300 }, () => h2request(session, "/events?topic=flood"));
+      await waitFor("256 broker sessions", () => s.broker.sessions.size === 256);
+      assert.equal(session.remoteSettings.maxConcurrentStreams, 256);
+      for (const st of streams.slice(0, 256)) assert.equal((await st.headers)[":status"], 200);
+      assert.equal(s.broker.sessions.size, 256);
+    } finally {
+      session.destroy();
+    }
+    await waitFor("no broker session left", () => s.broker.sessions.size === 0);
+    await waitForAsync("no connection left", async () => (await connections(s.server)) === 0);
+  });
+
+  it("refuses header lists past Node's bounds: too many fields (the session goes on), too large", async () => {
+    const session = await h2connect(s.port, cert);
+    session.on("error", () => {});
+    try {
+      const many: Record<string, string> = {};
+      for (let i = 0; i < 200; i++) many[`x-h${i}`] = "v";
+      assert.match(await h2request(session, "/healthz", many).ended, /^reset /);
+      assert.equal((await h2request(session, "/healthz").headers)[":status"], 200);
+      // Past SETTINGS_MAX_HEADER_LIST_SIZE: the stream is refused (the session may be called off too).
+      assert.match(await h2request(session, "/healthz", { "x-big": "v".repeat(70_000) }).ended, /^reset /);
+    } finally {
+      session.destroy();
+    }
+    assert.equal(await healthz(s.port, cert), 200);
+  });
+
+  it("HTTP/1.1 over TLS: requests pipelined behind a stream are never handled, nothing leaks", async () => {
+    const { socket, closed } = await tlsSocket(s.port, cert, ["http/1.1"]);
+    let text = "";
+    socket.on("data", (d: Buffer) => {
+      text += d.toString("latin1");
+    });
+    const received = (): string => text;
+    const req = "GET /events?topic=pipe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    socket.write(req.repeat(10)); // fewer than MAX_QUEUED_REQUESTS (past it the connection is closed)
+    await waitFor("the first stream", () => s.broker.sessions.size === 1);
+    // Published to, the one session answers; the queued requests never became sessions.
+    await s.broker.publish({ topic: "pipe", data: "one" });
+    await waitFor("the event", () => received().includes("data: one") || received().includes("data:one"));
+    assert.equal(s.broker.sessions.size, 1);
+    socket.destroy();
+    await closed;
+    await waitFor("no broker session left", () => s.broker.sessions.size === 0);
+  });
+});
