@@ -31,6 +31,9 @@ import { isHttp2EventStream } from "./stream.js";
 
 /** Concurrent streams a client may open on one session (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
 export const MAX_CONCURRENT_STREAMS = 256;
+/** Header bytes (HPACK-decoded, RFC 9113 accounting) and fields one HTTP/2 request may carry. */
+export const MAX_HEADER_LIST_BYTES = 65_535;
+export const MAX_HEADER_LIST_PAIRS = 128;
 const TCP_KEEPALIVE_MS = 30_000;
 
 export interface SecureServerOptions {
@@ -73,7 +76,16 @@ export function createSecureBrokerServer(handler: Handler, o: SecureServerOption
     cert: o.cert,
     key: o.key,
     allowHTTP1: true,
-    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+    // Node's own bounds on what a peer may make a session hold, said here so that they hold whatever
+    // the Node version: header fields and bytes per request (past them the stream is refused), memory
+    // per session (past it new streams are refused), refused streams and invalid frames per session
+    // (past them the session is closed), SETTINGS frames awaiting their ACK.
+    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
+    maxHeaderListPairs: MAX_HEADER_LIST_PAIRS,
+    maxSessionMemory: 10,
+    maxSessionRejectedStreams: 100,
+    maxSessionInvalidFrames: 1_000,
+    maxSettings: 32,
     // TLS handshakes that never finish count as connections sending nothing.
     handshakeTimeout: o.headersTimeoutMs,
   });

@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import type { RunningServer } from "../../src/cli/server.js";
 import { SOCKET_SPARE_PER_IP } from "../../src/http/admission.js";
+import { MAX_HEADER_LIST_BYTES, MAX_HEADER_LIST_PAIRS } from "../../src/http/secure-server.js";
 import { waitFor } from "../helpers/wait.js";
 import { h2connect, h2request, makeCert, noOpenssl, startTlsServer, type TestCert } from "./helpers.js";
 
@@ -364,12 +365,17 @@ describe("HTTP/2 over TLS, floods within one connection", { skip: noOpenssl }, (
     const session = await h2connect(s.port, cert);
     session.on("error", () => {});
     try {
+      assert.equal((await h2request(session, "/healthz").headers)[":status"], 200); // its SETTINGS are in
+      assert.equal(session.remoteSettings.maxHeaderListSize, MAX_HEADER_LIST_BYTES);
       const many: Record<string, string> = {};
-      for (let i = 0; i < 200; i++) many[`x-h${i}`] = "v";
+      for (let i = 0; i < MAX_HEADER_LIST_PAIRS + 50; i++) many[`x-h${i}`] = "v";
       assert.match(await h2request(session, "/healthz", many).ended, /^reset /);
       assert.equal((await h2request(session, "/healthz").headers)[":status"], 200);
       // Past SETTINGS_MAX_HEADER_LIST_SIZE: the stream is refused (the session may be called off too).
-      assert.match(await h2request(session, "/healthz", { "x-big": "v".repeat(70_000) }).ended, /^reset /);
+      assert.match(
+        await h2request(session, "/healthz", { "x-big": "v".repeat(MAX_HEADER_LIST_BYTES + 1_000) }).ended,
+        /^reset /,
+      );
     } finally {
       session.destroy();
     }
