@@ -34,6 +34,9 @@ const SETTINGS = 0x4;
 const HEADERS = 0x1;
 const CONTINUATION = 0x9;
 const PING = 0x6;
+const RST_STREAM = 0x3;
+const END_STREAM = 0x1;
+const END_HEADERS = 0x4;
 
 /** HPACK literal header field without indexing, new name (RFC 7541, 6.2.2); short strings only. */
 function literal(name: string, value: string): Buffer {
@@ -142,6 +145,42 @@ describe("HTTP/2 over TLS, hostile clients", { skip: noOpenssl }, () => {
     await waitFor("no broker session left", () => s.broker.sessions.size === 0);
     session.destroy();
     await waitForAsync("no connection left", async () => (await connections(s.server)) === 0);
+  });
+
+  it("rapid reset in raw frames: HEADERS and RST_STREAM pairs in large writes cut the session", async () => {
+    const s = await start(["--connection-rate-per-ip", "none", "--max-connections-per-ip", "none"]);
+    const { socket, closed } = await tlsSocket(s.port, cert, ["h2"]);
+    cleanups.push(() => socket.destroy());
+    socket.resume();
+    const block = Buffer.concat([
+      Buffer.from([0x82, 0x87]),
+      literal(":path", "/events?topic=raw"),
+      literal(":authority", "localhost"),
+    ]);
+    const cancel = Buffer.from([0, 0, 0, 0x8]);
+    let id = 1;
+    const pairs = (n: number): Buffer =>
+      Buffer.concat(
+        Array.from({ length: n }, () => {
+          const sid = id;
+          id += 2;
+          return Buffer.concat([
+            frame(HEADERS, END_HEADERS | END_STREAM, sid, block),
+            frame(RST_STREAM, 0, sid, cancel),
+          ]);
+        }),
+      );
+    socket.write(Buffer.concat([PREFACE, frame(SETTINGS, 0, 0), pairs(500)]));
+    const timer = setInterval(() => {
+      if (socket.destroyed || !socket.writable) return clearInterval(timer);
+      if (socket.writableLength < 1 << 18 && id < 200_000) socket.write(pairs(500));
+    }, 2);
+    socket.once("close", () => clearInterval(timer));
+    // Cut by the server (the client never closes its side).
+    await closed;
+    await waitFor("no broker session left", () => s.broker.sessions.size === 0);
+    await waitForAsync("no connection left", async () => (await connections(s.server)) === 0);
+    assert.equal(await healthz(s.port, cert), 200);
   });
 
   it("closes a TCP connection that never starts its TLS handshake, and one that stops in the middle", async () => {
