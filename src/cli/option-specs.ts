@@ -264,7 +264,7 @@ const TABLE: readonly OptionSpec[] = [
     arg: "N",
     env: ["SSE_BROKER_MAX_CONNECTIONS_PER_IP"],
     broker: "maxConnectionsPerIp",
-    help: "open event streams per client address; more get 503 ('none' = no cap)",
+    help: "open event streams per client address; more get 503 ('none' = no cap); with TLS also caps connections per address at N + 8",
   },
   {
     name: "connection-rate-per-ip",
@@ -272,7 +272,7 @@ const TABLE: readonly OptionSpec[] = [
     arg: "N",
     env: ["SSE_BROKER_CONNECTION_RATE_PER_IP"],
     broker: "connectionRatePerIp",
-    help: "new event streams per second per client address, bursts of twice that; more get 429 ('none' = off)",
+    help: "new event streams per second per client address, bursts of twice that; more get 429 ('none' = off); with TLS also new connections",
   },
   {
     name: "publish-rate-per-key",

@@ -8,6 +8,7 @@ import type { Http2SecureServer } from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { optionsError, SseBrokerError } from "../errors.js";
+import { trustedProxies } from "../http/client-address.js";
 import { clientErrorHandler } from "../http/client-error.js";
 import { openFileSoftLimit, SERVER_FD_RESERVE } from "../http/fd-limit.js";
 import type { RouteHandler } from "../http/handler.js";
@@ -106,6 +107,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       requestTimeoutMs: config.requestTimeoutMs,
       keepAliveTimeoutMs: timeouts.keepAliveTimeout,
       refused: refusalsOf(broker),
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      connectionRatePerIp: config.connectionRatePerIp,
+      trusted: trustedProxies(config.trustProxy),
     });
     server = secure.server;
   } else {

@@ -5,9 +5,11 @@
  * The per-address map holds only addresses with open streams (an entry goes at zero).
  * @module
  */
+import type { BlockList, Socket } from "node:net";
 import { SseBrokerError } from "../errors.js";
 import { retryAfterSec } from "../jitter.js";
 import type { RefusalCounts } from "../metrics/refusals.js";
+import { inList, normalizeAddress } from "./client-address.js";
 import { TokenBuckets } from "./rate-limit.js";
 
 export interface AdmissionOptions {
@@ -92,4 +94,64 @@ export function refuse(
 ): SseBrokerError {
   const min = Math.max(1, minWaitSec);
   return new SseBrokerError(code, message, { statusCode, retryAfterSec: retryAfterSec(min, min + 9) });
+}
+
+/** TLS connections an address may hold beyond its stream cap: its publishes, `/healthz`, its 503. */
+export const SOCKET_SPARE_PER_IP = 8;
+
+/**
+ * Admission of TCP connections on the TLS listener, before their handshake: one address holds at most
+ * `maxConnectionsPerIp` + {@link SOCKET_SPARE_PER_IP} of them and opens them at `connectionRatePerIp`
+ * (bursts of twice that). Streams are admitted per stream (`Admission`), but over HTTP/2 a session
+ * carrying none, or a handshake never finished, holds a socket and TLS state too: without this one
+ * address could hold any number of them. Peers in `trusted` (proxies, every client behind one address)
+ * are not capped here.
+ */
+export class SocketAdmission {
+  readonly #cap: number | null;
+  readonly #rate: TokenBuckets | null;
+  readonly #trusted: BlockList | null;
+  readonly #refused: RefusalCounts;
+  readonly #perAddress = new Map<string, number>();
+
+  constructor(
+    o: Omit<AdmissionOptions, "maxConnections"> & { readonly trusted: BlockList | null },
+    refused: RefusalCounts,
+  ) {
+    this.#cap = o.maxConnectionsPerIp === null ? null : o.maxConnectionsPerIp + SOCKET_SPARE_PER_IP;
+    this.#rate =
+      o.connectionRatePerIp === null
+        ? null
+        : new TokenBuckets({ ratePerSec: o.connectionRatePerIp, burst: 2 * o.connectionRatePerIp });
+    this.#trusted = o.trusted;
+    this.#refused = refused;
+  }
+
+  /** Addresses holding connections. */
+  get addresses(): number {
+    return this.#perAddress.size;
+  }
+
+  /** Admits `socket` or destroys it; an admitted one is counted until it closes. */
+  admit(socket: Socket): void {
+    const address = normalizeAddress(socket.remoteAddress ?? "");
+    if (this.#trusted !== null && inList(this.#trusted, address)) return;
+    const mine = this.#perAddress.get(address) ?? 0;
+    if (this.#cap !== null && mine >= this.#cap) {
+      this.#refused.connections_per_ip++;
+      socket.destroy();
+      return;
+    }
+    if ((this.#rate?.take(address) ?? 0) > 0) {
+      this.#refused.connection_rate++;
+      socket.destroy();
+      return;
+    }
+    this.#perAddress.set(address, mine + 1);
+    socket.once("close", () => {
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
+    });
+  }
 }

@@ -38,7 +38,12 @@ export function registerSessionSocket(session: Http2Session, socket: Socket): vo
  */
 export function dropStalledSession(session: Http2Session): void {
   if (session.state.remoteWindowSize !== 0) return;
-  session.destroy();
+  cutSession(session);
+}
+
+/** Ends a session at once (a GOAWAY with `code` if it can still be sent) and its socket with it. */
+export function cutSession(session: Http2Session, code?: number): void {
+  if (!session.destroyed) session.destroy(undefined, code);
   sockets.get(session)?.destroy();
 }
 

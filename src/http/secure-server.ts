@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
+  constants,
   createSecureServer,
   type Http2SecureServer,
   type Http2ServerRequest,
@@ -18,16 +19,21 @@ import {
   type Http2Session,
   type ServerHttp2Stream,
 } from "node:http2";
-import type { Socket } from "node:net";
+import type { BlockList, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { SseBrokerError } from "../errors.js";
 import type { RefusalCounts } from "../metrics/refusals.js";
+import { SocketAdmission } from "./admission.js";
 import { clientErrorHandler } from "./client-error.js";
-import { closeSessionWithin, registerSessionSocket } from "./h2.js";
+import { closeSessionWithin, cutSession, dropStalledSession, registerSessionSocket } from "./h2.js";
 import { resetWhenAnswered, sendError } from "./respond.js";
+import { isHttp2EventStream } from "./stream.js";
 
 /** Concurrent streams a client may open on one session (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
 export const MAX_CONCURRENT_STREAMS = 256;
+/** Header bytes (HPACK-decoded, RFC 9113 accounting) and fields one HTTP/2 request may carry. */
+export const MAX_HEADER_LIST_BYTES = 65_535;
+export const MAX_HEADER_LIST_PAIRS = 128;
 const TCP_KEEPALIVE_MS = 30_000;
 
 export interface SecureServerOptions {
@@ -39,8 +45,12 @@ export interface SecureServerOptions {
   readonly requestTimeoutMs: number;
   /** A connection without an open request or stream is closed after this. */
   readonly keepAliveTimeoutMs: number;
-  /** Where timeouts are counted (`request_timeout`). */
+  /** Where timeouts and refused connections are counted. */
   readonly refused: RefusalCounts;
+  /** Per-address caps on TCP connections (see `SocketAdmission`); `trusted` peers are exempt. */
+  readonly maxConnectionsPerIp: number | null;
+  readonly connectionRatePerIp: number | null;
+  readonly trusted: BlockList | null;
 }
 
 export interface SecureServer {
@@ -66,7 +76,16 @@ export function createSecureBrokerServer(handler: Handler, o: SecureServerOption
     cert: o.cert,
     key: o.key,
     allowHTTP1: true,
-    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+    // Node's own bounds on what a peer may make a session hold, said here so that they hold whatever
+    // the Node version: header fields and bytes per request (past them the stream is refused), memory
+    // per session (past it new streams are refused), refused streams and invalid frames per session
+    // (past them the session is closed), SETTINGS frames awaiting their ACK.
+    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
+    maxHeaderListPairs: MAX_HEADER_LIST_PAIRS,
+    maxSessionMemory: 10,
+    maxSessionRejectedStreams: 100,
+    maxSessionInvalidFrames: 1_000,
+    maxSettings: 32,
     // TLS handshakes that never finish count as connections sending nothing.
     handshakeTimeout: o.headersTimeoutMs,
   });
@@ -87,6 +106,10 @@ export function createSecureBrokerServer(handler: Handler, o: SecureServerOption
     if (!isSession(target)) target.destroy();
     else if ((openStreams.get(target) ?? 0) === 0) closeSessionWithin(target);
   });
+
+  // Before the handshake: one address may not hold unbounded handshakes or sessions without streams.
+  const admission = new SocketAdmission(o, o.refused);
+  server.on("connection", (raw: Socket) => admission.admit(raw));
 
   const sockets = new Set<TLSSocket>();
   const sessions = new Set<Http2Session>();
@@ -114,11 +137,17 @@ export function createSecureBrokerServer(handler: Handler, o: SecureServerOption
       sessions.delete(session);
     });
   });
+  const resets = new WeakMap<Http2Session, ResetBudget>();
   server.on("stream", (stream: ServerHttp2Stream) => {
     const session = stream.session;
     if (session === undefined) return;
     openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
-    stream.once("close", () => openStreams.set(session, (openStreams.get(session) ?? 1) - 1));
+    stream.once("close", () => {
+      openStreams.set(session, (openStreams.get(session) ?? 1) - 1);
+      if (stream.rstCode !== constants.NGHTTP2_NO_ERROR && overResetBudget(resets, session)) {
+        cutSession(session, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      }
+    });
   });
   const onClientError = clientErrorHandler(o.refused);
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -148,6 +177,36 @@ export function createSecureBrokerServer(handler: Handler, o: SecureServerOption
   };
 }
 
+/** Streams a session may have reset (by either side) in a burst, and per second after it. */
+export const RESET_BURST = MAX_CONCURRENT_STREAMS;
+export const RESETS_PER_SEC = 32;
+
+interface ResetBudget {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * Rapid reset (CVE-2023-44487): streams opened and reset at once each cost a request, an admission and
+ * a broker session. nghttp2 has its own budget (1 000, then 33/s), but when it runs out it only sends a
+ * GOAWAY and stops reading: Node never learns of it, and the connection stays until the idle timeout,
+ * its peer long gone. This smaller budget is spent first, and the broker cuts the connection itself.
+ * Resets the broker sends (slow readers, 408, 413) count too: a client earning that many is no better.
+ */
+function overResetBudget(budgets: WeakMap<Http2Session, ResetBudget>, session: Http2Session): boolean {
+  const now = performance.now();
+  let b = budgets.get(session);
+  if (b === undefined) {
+    b = { tokens: RESET_BURST, at: now };
+    budgets.set(session, b);
+  }
+  b.tokens = Math.min(RESET_BURST, b.tokens + ((now - b.at) * RESETS_PER_SEC) / 1000);
+  b.at = now;
+  if (b.tokens < 1) return true;
+  b.tokens -= 1;
+  return false;
+}
+
 function isSession(x: Http2Session | Socket): x is Http2Session {
   return typeof (x as Http2Session).goaway === "function";
 }
@@ -155,11 +214,21 @@ function isSession(x: Http2Session | Socket): x is Http2Session {
 /**
  * node:http's `requestTimeout` for an HTTP/2 request: 408 when its answer has not started in time (an
  * upload too slow), then the stream is reset so that the client stops sending. Event streams start their
- * answer at once and are never affected.
+ * answer at once and are never affected. Another answer not finished by then is reset (CANCEL): its
+ * client gives it no flow-control window (reads nothing), and the stream, its buffered body and its
+ * session would otherwise stay forever; an HTTP/1.1 socket hands such an answer to the kernel instead.
  */
 function answerInTime(res: Http2ServerResponse, ms: number, refused: RefusalCounts): void {
   const timer = setTimeout(() => {
-    if (res.headersSent || res.stream.destroyed) return;
+    const stream = res.stream;
+    if (stream.destroyed || stream.closed) return;
+    if (res.headersSent) {
+      if (isHttp2EventStream(stream)) return;
+      refused.request_timeout++;
+      stream.close(constants.NGHTTP2_CANCEL);
+      if (stream.session !== undefined) dropStalledSession(stream.session);
+      return;
+    }
     refused.request_timeout++;
     const err = new SseBrokerError("SSEB_ERR_REQUEST_TIMEOUT", "the request did not arrive in time", {
       statusCode: 408,

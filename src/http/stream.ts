@@ -88,8 +88,16 @@ function openHttp2Stream(
     // Idle by design; the session's own timeout (see secure-server.ts) spares sessions with streams.
     stream.setTimeout(0);
     stream.destroy = cancelOnDestroy;
+    eventStreams.add(stream);
   }
   return pending.open(stream as unknown as SessionSink);
+}
+
+const eventStreams = new WeakSet<ServerHttp2Stream>();
+
+/** True for an HTTP/2 stream carrying an event stream (never finishes by design). */
+export function isHttp2EventStream(stream: ServerHttp2Stream): boolean {
+  return eventStreams.has(stream);
 }
 
 /**
