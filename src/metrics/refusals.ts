@@ -8,9 +8,9 @@
 export const REFUSAL_REASONS = [
   /** Stream refused: `maxConnections` reached (503). */
   "connections",
-  /** Stream refused: `maxConnectionsPerIp` reached for the client address (503). */
+  /** Stream refused: `maxConnectionsPerIp` reached for the client address (503); with TLS also a connection past it + 8, closed at accept. */
   "connections_per_ip",
-  /** Stream refused: `connectionRatePerIp` exceeded (429). */
+  /** Stream refused: `connectionRatePerIp` exceeded (429); with TLS also a connection opened faster, closed at accept. */
   "connection_rate",
   /** Publish refused: `publishRatePerKey` exceeded (429). */
   "publish_rate",
