@@ -19,7 +19,7 @@ import { presenceOf, topCounts } from "../presence/counter.js";
 import { assertConsoleAccess, CONSOLE_CHALLENGE } from "./console-access.js";
 import { limitsOf } from "./limits.js";
 import { assertSameOrigin } from "./local-request.js";
-import { markStarted } from "./ops.js";
+import { markStarted, uptimeSecondsOf } from "./ops.js";
 import { methodNotAllowed, notFound, sendError, sendJson } from "./respond.js";
 import { DEFAULT_WEB_ROOT, StaticFiles } from "./static.js";
 
@@ -73,7 +73,6 @@ export interface ConsoleSnapshot {
 }
 
 const snapshots = new WeakMap<Broker, ConsoleSnapshot>();
-const startedAt = new WeakMap<Broker, number>();
 const nodeIds = new WeakMap<Broker, string>();
 
 /** The broker's state for the console, reused for `SNAPSHOT_REUSE_MS`. */
@@ -83,7 +82,6 @@ export function consoleSnapshot(broker: Broker): ConsoleSnapshot {
   if (last !== undefined && now - last.time < SNAPSHOT_REUSE_MS) return last;
   const s = broker.stats;
   const presence = presenceOf(broker);
-  const started = startedAt.get(broker) ?? now;
   let node = nodeIds.get(broker);
   if (node === undefined) {
     node = randomUUID().slice(0, 8);
@@ -92,7 +90,7 @@ export function consoleSnapshot(broker: Broker): ConsoleSnapshot {
   const snap: ConsoleSnapshot = {
     node,
     time: now,
-    uptimeSeconds: Math.round((now - started) / 1000),
+    uptimeSeconds: uptimeSecondsOf(broker, now),
     connections: broker.size,
     clients: limitsOf(broker).admission.addresses,
     totals: {
@@ -128,7 +126,6 @@ export function createConsoleRoute(broker: Broker): ConsoleRoute | null {
   if (broker.options.consoleMode === "off") return null;
   // Always the package's own page: a custom webRoot (the demo's) does not replace the console.
   const files = new StaticFiles(join(DEFAULT_WEB_ROOT, CONSOLE_FOLDER));
-  if (!startedAt.has(broker)) startedAt.set(broker, Date.now());
   markStarted(broker);
   presenceOf(broker);
 

@@ -18,6 +18,11 @@ export function markStarted(broker: Broker): void {
   if (!startedAt.has(broker)) startedAt.set(broker, Date.now());
 }
 
+/** Whole seconds since `broker` started serving (0 before `markStarted`). */
+export function uptimeSecondsOf(broker: Broker, now = Date.now()): number {
+  return Math.round((now - (startedAt.get(broker) ?? now)) / 1000);
+}
+
 export function serveHealth(broker: Broker, res: ServerResponse, headers: Record<string, string> = {}): void {
   markStarted(broker);
   const ok = !broker.closed;
@@ -27,7 +32,7 @@ export function serveHealth(broker: Broker, res: ServerResponse, headers: Record
     {
       status: ok ? "ok" : "shutting-down",
       connections: broker.size,
-      uptimeSeconds: Math.round((Date.now() - (startedAt.get(broker) ?? Date.now())) / 1000),
+      uptimeSeconds: uptimeSecondsOf(broker),
     },
     headers,
   );
