@@ -541,14 +541,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const given =
       opts.compiled === undefined ? null : [...new Map(opts.compiled.map((s) => [s.key, s])).values()];
     const sources = given === null ? [...new Set(opts.selectors)] : given.map((s) => s.key);
-    if (sources.length === 0) throw badRequest("at least one topic is required", "SSEB_ERR_TOPIC_INVALID");
-    if (sources.length > o.maxSelectorsPerSubscription) {
-      this.#refused("selectors");
-      throw badRequest(
-        `a subscription may have at most ${o.maxSelectorsPerSubscription} topic selectors`,
-        "SSEB_ERR_LIMIT_SELECTORS",
-      );
-    }
+    this.#assertSelectorCount(sources.length);
     // Sessions with the same selectors share one compiled set (a connection storm compiles once).
     const key = sources.join("\u0000"); // topics never contain control characters
     const selectors =
@@ -844,7 +837,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
       });
     }
     if (session.replaying) throw replayingError();
-    const o = this.options;
     const old = session.selectorSet;
     // By key: a compiled selector of another dialect never stands for a classic one of the same text.
     const wanted = new Map<string, string | Selector>();
@@ -856,14 +848,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       ([k, x]) => old.selectors.find((s) => s.key === k) ?? (typeof x === "string" ? this.#compile(x) : x),
     );
     const next = [...kept, ...fresh];
-    if (next.length === 0) throw badRequest("at least one topic is required", "SSEB_ERR_TOPIC_INVALID");
-    if (next.length > o.maxSelectorsPerSubscription) {
-      this.#refused("selectors");
-      throw badRequest(
-        `a subscription may have at most ${o.maxSelectorsPerSubscription} topic selectors`,
-        "SSEB_ERR_LIMIT_SELECTORS",
-      );
-    }
+    this.#assertSelectorCount(next.length);
     const key = next.map((s) => s.key).join("\u0000");
     if (key === old.key) return old.sources;
     const set = this.#selectorSets.get(key)?.set ?? new SelectorSet(next);
@@ -885,6 +870,18 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /** Throws the 503/429 of `subscribe` when `set` would add templates over the node's or client's bound. */
+  /** A subscription's selectors: at least one, at most `maxSelectorsPerSubscription` (subscribe and changes). */
+  #assertSelectorCount(n: number): void {
+    if (n === 0) throw badRequest("at least one topic is required", "SSEB_ERR_TOPIC_INVALID");
+    if (n > this.options.maxSelectorsPerSubscription) {
+      this.#refused("selectors");
+      throw badRequest(
+        `a subscription may have at most ${this.options.maxSelectorsPerSubscription} topic selectors`,
+        "SSEB_ERR_LIMIT_SELECTORS",
+      );
+    }
+  }
+
   #assertTemplateRoom(set: SelectorSet, client: string | undefined): void {
     const o = this.options;
     const index = this.#fanout.index;
