@@ -24,7 +24,7 @@ import type { Broker } from "../core/broker.js";
 import type { Session } from "../core/session.js";
 import { optionsError, SseBrokerError } from "../errors.js";
 import type { Logger } from "../options.js";
-import { TOUCH_NODE, whenReady } from "../transport/redis-nodes.js";
+import { leaveNodes, TOUCH_NODE, whenReady } from "../transport/redis-nodes.js";
 import { MATCH_TYPES, type MatchType, subscriptionId, subscriptionId1 } from "./paths.js";
 import {
   type Mercure1SubscriptionDocument,
@@ -236,14 +236,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     this.#closing ??= (async () => {
       clearInterval(this.#timer);
       this.#detach();
-      if (this.#redis.status === "ready") {
-        try {
-          await this.#redis.multi().del(this.key).zrem(this.nodesKey, this.nodeId).exec();
-        } catch {
-          // Redis is going away too: the TTL removes the entries.
-        }
-      }
-      this.#redis.disconnect();
+      await leaveNodes(this.#redis, this.nodesKey, this.key, this.nodeId);
     })();
     return this.#closing;
   }

@@ -20,7 +20,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import type { Broker } from "../core/broker.js";
 import { optionsError, SseBrokerError } from "../errors.js";
 import type { Logger } from "../options.js";
-import { TOUCH_NODE, whenReady } from "../transport/redis-nodes.js";
+import { leaveNodes, TOUCH_NODE, whenReady } from "../transport/redis-nodes.js";
 import { type PresenceCluster, setPresenceCluster } from "./cluster.js";
 import { type PresenceCounter, presenceOf } from "./counter.js";
 
@@ -191,14 +191,7 @@ export class RedisPresence implements PresenceCluster {
     this.#closing ??= (async () => {
       clearInterval(this.#timer);
       this.#detach();
-      if (this.#redis.status === "ready") {
-        try {
-          await this.#redis.multi().del(this.key).zrem(this.nodesKey, this.nodeId).exec();
-        } catch {
-          // Redis is going away too: the TTL removes the counts.
-        }
-      }
-      this.#redis.disconnect();
+      await leaveNodes(this.#redis, this.nodesKey, this.key, this.nodeId);
     })();
     return this.#closing;
   }

@@ -1,7 +1,7 @@
 /**
  * Per-node state kept in Redis by the cluster-wide registries (Mercure subscriptions, presence): each node
- * owns one key and refreshes it; a sorted set of node ids by last refresh says which nodes are alive. Both
- * registries share this record and the wait for a connection.
+ * owns one key, refreshes it and removes it when closing; a sorted set of node ids by last refresh says
+ * which nodes are alive. Both registries share this record, its removal and the wait for a connection.
  * @module
  */
 import type { Redis } from "ioredis";
@@ -20,6 +20,21 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return now
 `;
+
+/**
+ * A closing node's exit: removes its key and its entry in the nodes set when Redis is reachable (bounded by
+ * the command timeout; otherwise the TTL removes them), then disconnects.
+ */
+export async function leaveNodes(redis: Redis, nodesKey: string, key: string, nodeId: string): Promise<void> {
+  if (redis.status === "ready") {
+    try {
+      await redis.multi().del(key).zrem(nodesKey, nodeId).exec();
+    } catch {
+      // Redis is going away too: the TTL removes this node's record.
+    }
+  }
+  redis.disconnect();
+}
 
 /** Resolves once `redis` is connected; rejects after `timeoutMs` or when the connection fails. */
 export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
